@@ -1,0 +1,58 @@
+# relaydash — `make run` serves the app, `make test` runs every test (see README).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint format i18n-extract i18n-update clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -c "import tomllib; d = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(d['dependencies']))" > $(VENV)/requirements.txt
+	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements.txt
+	touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -c "import tomllib; d = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(d['optional-dependencies']['test']))" > $(VENV)/requirements-test.txt
+	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements-test.txt
+	touch $@
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ -l $(word 2,$(subst /, ,$<)) >/dev/null
+
+run: $(STAMP) $(CATALOGS)
+	$(BIN)/flask --app app setup
+	$(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+
+test: $(TEST_STAMP) $(CATALOGS)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo ""; \
+	  echo "!!! /usr/bin/chromium is missing: the browser tests will be SKIPPED."; \
+	  echo "!!! Install it with: apt-get install -y chromium"; \
+	  echo ""; \
+	fi
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(TEST_STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+i18n-extract: $(STAMP)
+	$(BIN)/pybabel extract -F translations/babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
+
+i18n-update: i18n-extract
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
+
+clean:
+	rm -rf $(VENV)

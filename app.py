@@ -1,0 +1,114 @@
+"""relaydash: the application factory, the extension objects and the CLI."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from pathlib import Path
+
+from flask import Flask
+from flask_babel import Babel
+from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+ROOT = Path(__file__).resolve().parent
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names, so Alembic diffs stay portable."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+csrf = CSRFProtect()
+babel = Babel()
+htmx = HTMX()
+limiter = Limiter(key_func=get_remote_address)
+
+DEFAULTS = {
+    "SQLALCHEMY_DATABASE_URI": "sqlite:///relaydash.sqlite",
+    "DEFAULT_PROVIDERS": [
+        {"name": "聚合AI", "base_url": "https://api.juheai.top", "cny_rate": 3.5}
+    ],
+    "RELAY_CONNECT_TIMEOUT": 3.0,
+    "RELAY_READ_TIMEOUT": 10.0,
+    "RESULT_CACHE_SECONDS": 30,
+    "LOG_CACHE_SECONDS": 120,
+    "BATCH_MAX_KEYS": 100,
+    "BATCH_CONCURRENCY": 8,
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "LOOKUP_RATE_LIMIT": "20/minute;200/hour",
+    "BATCH_RATE_LIMIT": "4/minute;30/hour",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "BABEL_DEFAULT_LOCALE": "en",
+    "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_HTTPONLY": True,
+}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults → instance/config.py → RELAYDASH_* env → test_config."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("RELAYDASH")
+    if test_config:
+        app.config.update(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    # Imported here, not at the top: the blueprints import `db` and friends from this module.
+    from blueprints import BLUEPRINTS, init_app
+
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    init_app(app)
+    return app
+
+
+def instance_secret(instance_path: str, name: str) -> str:
+    """Read a generated secret from instance/, creating it (mode 0600) on first run."""
+    path = Path(instance_path) / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # The poller writes while requests read: WAL, a busy timeout and real foreign keys.
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

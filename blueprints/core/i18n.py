@@ -1,0 +1,42 @@
+"""Which language a request is served in."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import request
+
+LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
+COOKIE = "lang"
+
+
+def select_locale() -> str:
+    """The language cookie when set, else zh_CN for any zh* browser, else English."""
+    chosen = request.cookies.get(COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    best = request.accept_languages.best_match(["zh", "zh-CN", "zh-TW", "zh-HK", "en"])
+    return "zh_CN" if best and best.lower().startswith("zh") else "en"
+
+
+def safe_next(target: str | None) -> str:
+    """A same-site path to return to after switching language (never an open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def select_timezone() -> str | None:
+    """The viewer's IANA zone (form field or cookie set by our script), else the default (UTC)."""
+    for value in (request.form.get("tz"), request.cookies.get("tz")):
+        if value and len(value) <= 64 and _is_zone(value):
+            return value
+    return None
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

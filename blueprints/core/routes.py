@@ -1,0 +1,78 @@
+"""Language switch and the error pages (HTML, htmx fragment or JSON)."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app import db, htmx
+from blueprints.shared import json_error, wants_json
+
+from . import bp
+from .i18n import COOKIE, LANGUAGES, safe_next
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+@bp.post("/lang")
+def set_language():
+    """Remember the chosen language in a cookie and go back."""
+    response = redirect(safe_next(request.form.get("next")), code=303)
+    choice = request.form.get("lang")
+    if choice in LANGUAGES:
+        response.set_cookie(COOKIE, choice, max_age=ONE_YEAR, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.get("/healthz")
+def health():
+    """Liveness for process managers."""
+    return {"ok": True}
+
+
+def error_text(status: int) -> tuple[str, str, str]:
+    """(code, title, message) for an HTTP status, in the request's language."""
+    texts = {
+        400: ("bad_request", _("Bad request"), _("The request could not be understood.")),
+        404: ("not_found", _("Page not found"), _("There is nothing at this address.")),
+        405: ("method_not_allowed", _("Not allowed"), _("This address does not accept that.")),
+        413: ("too_large", _("Too large"), _("The request is too large. Send less at once.")),
+        429: (
+            "rate_limited",
+            _("Too many requests"),
+            _("You are going too fast. Wait a minute and try again."),
+        ),
+    }
+    default = ("server_error", _("Something went wrong"), _("Our side failed. Try again soon."))
+    return texts.get(status, default)
+
+
+def render_error(status: int, message: str | None = None):
+    """One error in the form the caller can use: JSON, an htmx card or a full page."""
+    code, title, text = error_text(status)
+    text = message or text
+    if wants_json():
+        return json_error(code, text, status)
+    template = "errors/_error.html" if htmx else "errors/error.html"
+    return render_template(template, status=status, title=title, message=text), status
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_failed(_error):
+    """A stale or missing CSRF token: ask for a reload, keep it short."""
+    return render_error(400, _("This form has expired. Reload the page and try again."))
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    """Every werkzeug HTTP error gets our page in the request's language."""
+    return render_error(error.code or 500)
+
+
+@bp.app_errorhandler(Exception)
+def server_error(_error):
+    """Never a stack trace: roll back and show a plain 500."""
+    db.session.rollback()
+    return render_error(500)

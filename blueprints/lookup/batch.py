@@ -1,0 +1,97 @@
+"""Many keys at once: bounded concurrency per provider, results as they arrive, CSV of the table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from flask import Flask, current_app
+
+import relay
+from blueprints.providers.models import Provider
+
+from .cache import TTLCache
+from .keys import mask
+from .present import iso
+from .service import lookup_key
+
+# Key-level jobs get their own pool: each one waits on relay calls running in relay's pool.
+_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="batch")
+_GATES: dict[str, threading.BoundedSemaphore] = {}
+_GATES_LOCK = threading.Lock()
+# Finished tables (masked keys only) for the CSV link; a random token names each.
+TABLES = TTLCache(max_items=256)
+TABLE_SECONDS = 1800
+
+CSV_HEADER = ("key", "status", "remaining", "used", "total", "unit", "expires_at", "models")
+
+
+def _gate(base_url: str, size: int) -> threading.BoundedSemaphore:
+    """One semaphore per relay, shared by every batch, so a relay sees at most `size` lookups."""
+    with _GATES_LOCK:
+        if base_url not in _GATES:
+            _GATES[base_url] = threading.BoundedSemaphore(size)
+        return _GATES[base_url]
+
+
+def run(provider: Provider, keys: list[str]) -> Iterator[tuple[int, relay.Balance]]:
+    """Yield (index, balance) for each key in the order lookups finish."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    gate = _gate(provider.base_url, int(app.config["BATCH_CONCURRENCY"]))
+
+    def one(index: int, key: str) -> tuple[int, relay.Balance]:
+        with gate, app.app_context():
+            return index, lookup_key(provider, key)
+
+    futures = [_POOL.submit(one, i, key) for i, key in enumerate(keys)]
+    for future in as_completed(futures):
+        yield future.result()
+
+
+def row(key: str, balance: relay.Balance) -> dict:
+    """One table row: masked key and the figures (never the key itself)."""
+    return {
+        "key": mask(key),
+        "status": balance.status,
+        "reason": balance.reason,
+        "remaining": balance.remaining,
+        "used": balance.used,
+        "total": balance.total,
+        "unit": balance.unit,
+        "unlimited": balance.unlimited,
+        "expires_at": iso(balance.expires_at),
+        "models": len(balance.models) if balance.models is not None else None,
+    }
+
+
+def save_table(rows: list[dict]) -> str:
+    """Keep a finished table for its CSV download; returns the token."""
+    token = secrets.token_urlsafe(16)
+    TABLES.set(token, rows, TABLE_SECONDS)
+    return token
+
+
+def table_csv(rows: list[dict]) -> bytes:
+    """The batch table as CSV (UTF-8 with BOM), masked keys only."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for item in rows:
+        remaining = "unlimited" if item["unlimited"] else item["remaining"]
+        writer.writerow(
+            (
+                item["key"],
+                item["status"],
+                "" if remaining is None else remaining,
+                "" if item["used"] is None else item["used"],
+                "" if item["total"] is None else item["total"],
+                item["unit"] or "",
+                item["expires_at"] or "",
+                "" if item["models"] is None else item["models"],
+            )
+        )
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")

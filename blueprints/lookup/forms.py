@@ -1,0 +1,52 @@
+"""Parsing lookup input from HTML forms and JSON bodies."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+
+from blueprints.providers.models import Provider
+
+from .keys import BadInput, clean_key, split_keys
+from .service import public_provider
+
+
+def lookup_input(data) -> tuple[Provider, str]:
+    """(provider, key) from a form or JSON mapping, or BadInput."""
+    provider = public_provider(_text(data.get("provider")))
+    return provider, clean_key(_text(data.get("key")))
+
+
+def batch_input(data) -> tuple[Provider, list[str], int]:
+    """(provider, keys, skipped) from a form (a pasted blob) or JSON (a list)."""
+    provider = public_provider(_text(data.get("provider")))
+    raw = data.get("keys")
+    if isinstance(raw, list):
+        if not all(isinstance(item, str) for item in raw):
+            raise BadInput("bad_field")
+        raw = "\n".join(raw)
+    keys, skipped = split_keys(_text(raw), int(current_app.config["BATCH_MAX_KEYS"]))
+    return provider, keys, skipped
+
+
+def json_body() -> dict:
+    """The request's JSON object, or BadInput (400) for anything else."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadInput("bad_json")
+    return data
+
+
+def int_field(data, name: str, default: int) -> int:
+    """A small non-negative integer form field, falling back to the default."""
+    try:
+        return max(0, min(int(data.get(name, default)), 10_000))
+    except (TypeError, ValueError):
+        return default
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadInput("bad_field")
+    return value

@@ -1,0 +1,59 @@
+"""Reading pasted keys: cleaning, validating, splitting a batch, masking for display."""
+
+from __future__ import annotations
+
+import re
+
+# Relay keys are sk- plus letters/digits (new-api: 48); forks vary, so stay lenient but sane.
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{15,199}$")
+_SPLIT = re.compile(r"[\s,;，；、]+")
+
+
+class BadInput(ValueError):
+    """Input we refuse; `code` picks the message, `status` the HTTP code."""
+
+    def __init__(self, code: str, status: int = 400):
+        super().__init__(code)
+        self.code = code
+        self.status = status
+
+
+def clean_key(text: str | None) -> str:
+    """One pasted key, stripped of whitespace and a 'Bearer ' prefix; BadInput if not a key."""
+    key = (text or "").strip()
+    if key.lower().startswith("bearer "):
+        key = key[7:].strip()
+    if not key:
+        raise BadInput("missing_key")
+    if not _KEY.match(key):
+        raise BadInput("bad_key")
+    return key
+
+
+def split_keys(text: str | None, limit: int) -> tuple[list[str], int]:
+    """Keys from a pasted blob (split on whitespace, commas, semicolons), deduplicated.
+
+    Returns (keys, how many pieces were not keys). More than `limit` keys is refused.
+    """
+    keys: list[str] = []
+    skipped = 0
+    for piece in _SPLIT.split(text or ""):
+        if not piece:
+            continue
+        if _KEY.match(piece):
+            if piece not in keys:
+                keys.append(piece)
+        else:
+            skipped += 1
+    if not keys:
+        raise BadInput("missing_key")
+    if len(keys) > limit:
+        raise BadInput("too_many_keys", 413)
+    return keys, skipped
+
+
+def mask(key: str) -> str:
+    """sk-abc…wxyz: enough to tell keys apart, never enough to use one."""
+    if key.startswith("sk-") and len(key) >= 14:
+        return f"{key[:6]}…{key[-4:]}"
+    return f"{key[:3]}…{key[-4:]}" if len(key) >= 12 else "…"

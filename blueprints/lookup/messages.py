@@ -1,0 +1,125 @@
+"""Every text the lookup shows about a status, a reason or bad input (zh-CN and en)."""
+
+from __future__ import annotations
+
+import math
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+STATUS_LABELS = {
+    "active": _l("Active"),
+    "exhausted": _l("Used up"),
+    "expired": _l("Expired"),
+    "disabled": _l("Disabled"),
+    "invalid": _l("Invalid key"),
+    "rate_limited": _l("Relay busy"),
+    "unreachable": _l("Relay unreachable"),
+    "error": _l("Error"),
+}
+
+INPUT_ERRORS = {
+    "missing_key": _l("Paste a key first."),
+    "bad_key": _l(
+        "That does not look like a relay key (for example sk- followed by letters and digits)."
+    ),
+    "missing_provider": _l("Choose a provider."),
+    "unknown_provider": _l("There is no such provider. Choose one from the list."),
+    "too_many_keys": _l("Too many keys: at most %(limit)s at a time."),
+    "bad_json": _l("Send a JSON object."),
+    "bad_field": _l("A field has the wrong type."),
+}
+
+UNIT_LABELS = {"USD": _l("USD"), "CNY": _l("CNY"), "quota": _l("quota units")}
+
+SCOPE_LABELS = {
+    "token": _l("This key only"),
+    "account": _l("The whole account"),
+    None: _l("Not stated by this relay"),
+}
+
+
+def input_error(code: str, **params) -> str:
+    """The message for a refused input."""
+    text = str(INPUT_ERRORS.get(code, INPUT_ERRORS["bad_field"]))
+    return text % params if params else text
+
+
+def explain(reason: str | None, http_status: int | None, retry_in: float | None) -> tuple[str, str]:
+    """(explanation, hint) for a non-active lookup, from the seed guide's error table."""
+    seconds = math.ceil(retry_in) if retry_in else 60
+    texts = {
+        "invalid_key": (
+            _("The relay does not recognise this key (401)."),
+            _("Check that you copied the whole key and picked the right provider."),
+        ),
+        "expired": (
+            _("This key has expired."),
+            _("Ask whoever issued it for a new key or a longer validity."),
+        ),
+        "exhausted": (
+            _("This key's quota is used up."),
+            _("Top up or buy a new key. A 403 'insufficient quota' from the relay means the same."),
+        ),
+        "disabled": (
+            _("The relay has disabled this key."),
+            _("Only the relay's admin or the key's owner can enable it again."),
+        ),
+        "user_banned": (
+            _("The account that owns this key is banned on the relay (403)."),
+            _("Contact the relay's support."),
+        ),
+        "ip_not_allowed": (
+            _("This key is restricted to certain IP addresses, and this server is not one (403)."),
+            _("Remove the IP restriction in the relay console, or query from an allowed address."),
+        ),
+        "forbidden": (
+            _("The relay refused the request (403)."),
+            _("On most relays a 403 means the balance is insufficient: top up and try again."),
+        ),
+        "relay_rate_limited": (
+            _("The relay is limiting this server right now (429). Your key is not at fault."),
+            _("Try again in %(seconds)s s.", seconds=seconds),
+        ),
+        "budget": (
+            _("relaydash is pausing calls to this relay to stay under its rate limit."),
+            _("Your key is not at fault. Try again in %(seconds)s s.", seconds=seconds),
+        ),
+        "timeout": (
+            _("The relay did not answer in time."),
+            _("It may be overloaded. Try again in a minute."),
+        ),
+        "reset": (
+            _("The relay dropped the connection."),
+            _("This is usually brief. Try again in a minute."),
+        ),
+        "unreachable": (
+            _("The relay could not be reached."),
+            _("Check that the relay is online; its address may have changed."),
+        ),
+        "no_balance_endpoint": (
+            _("This relay does not answer balance queries at this address (404)."),
+            _(
+                "The provider's base URL may be wrong: it should be the site root, "
+                "e.g. https://api.juheai.top (clients add /v1 themselves)."
+            ),
+        ),
+        "malformed": (
+            _("The relay answered with something that is not valid JSON."),
+            _("The relay may be misconfigured or behind a broken proxy. Try again later."),
+        ),
+        "relay_error": (
+            _("The relay reported an error (HTTP %(status)s).", status=http_status or "?"),
+            _server_hint(http_status),
+        ),
+    }
+    default = (_("The relay gave no usable answer."), _("Try again later."))
+    return texts.get(reason or "", default)
+
+
+def _server_hint(status: int | None) -> str:
+    if status == 503:
+        return _("Service temporarily unavailable: upstream maintenance or overload. Try later.")
+    if status == 502:
+        return _("A gateway in front of the relay failed. Try again shortly.")
+    return _("A server-side error, usually upstream and not your fault. Try again later.")

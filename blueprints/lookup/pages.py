@@ -1,0 +1,95 @@
+"""Assembling the lookup pages and fragments (so the views stay a few lines each)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from flask import current_app, make_response, render_template
+from flask_babel import get_timezone
+
+from app import htmx
+from blueprints.providers.models import Provider
+from blueprints.providers.service import list_providers
+from blueprints.shared import no_store
+
+from . import batch, requestlog
+from .forms import int_field
+from .keys import BadInput, mask
+from .messages import input_error
+from .present import card
+from .service import load_log, lookup_key
+
+
+def page(template: str, partial: str | None = None, status: int = 200, **context):
+    """A lookup page (or its partial for htmx) with the provider list, never cached."""
+    context.setdefault("providers", list_providers(include_hidden=False))
+    name = partial if partial and htmx else template
+    return no_store(make_response(render_template(name, **context), status))
+
+
+def result(provider: Provider, key: str):
+    """The result card for one key (full page without JS)."""
+    view = card(provider, lookup_key(provider, key), mask(key))
+    return page("lookup/index.html", "lookup/_result.html", card=view, chosen=provider.name)
+
+
+def refused(error: BadInput, template: str, partial: str, *, fragment: bool = False):
+    """Our own input error, as a card with the right status code."""
+    limit = current_app.config["BATCH_MAX_KEYS"]
+    message = input_error(error.code, limit=limit) if error.code == "too_many_keys" else None
+    message = message or input_error(error.code)
+    if fragment:
+        return no_store(make_response(render_template(partial, input_error=message), error.status))
+    return page(template, partial, error.status, input_error=message)
+
+
+def log_fragment(provider: Provider, key: str, form) -> dict:
+    """Context for the request-log fragment: a sorted page plus the summaries."""
+    result = load_log(provider, key)
+    rows = result.rows or []
+    zone = get_timezone()
+    sort_page = requestlog.page_of(
+        rows,
+        form.get("sort", "time"),
+        form.get("dir", "desc") != "asc",
+        int_field(form, "page", 1),
+        int_field(form, "size", 20),
+    )
+    return {
+        "result": result,
+        "unit": result.unit,
+        "p": sort_page,
+        "models": requestlog.by_model(rows),
+        "days": requestlog.by_day(rows, zone),
+        "zone": zone,
+        "zone_name": getattr(zone, "key", None) or str(zone),
+        "rl": requestlog,
+    }
+
+
+def batch_stream(provider: Provider, keys: list[str], skipped: int) -> Iterator[str]:
+    """NDJSON lines: the empty table, one rendered row per finished key, then the CSV link."""
+    masked = [mask(key) for key in keys]
+    start = render_template("lookup/_batch_table.html", masked=masked, skipped=skipped, rows=None)
+    yield json.dumps({"start": True, "html": start}) + "\n"
+    rows: list[dict | None] = [None] * len(keys)
+    for index, balance in batch.run(provider, keys):
+        rows[index] = batch.row(keys[index], balance)
+        html = render_template("lookup/_batch_row.html", i=index, r=rows[index])
+        yield json.dumps({"i": index, "html": html, "row": rows[index]}) + "\n"
+    token = batch.save_table([r for r in rows if r is not None])
+    yield json.dumps({"done": True, "csv": f"/batch/{token}.csv"}) + "\n"
+
+
+def batch_results(provider: Provider, keys: list[str]):
+    """(index, balance) pairs for every key, in finishing order."""
+    return batch.run(provider, keys)
+
+
+def batch_table(provider: Provider, keys: list[str]) -> list[dict]:
+    """All rows at once (the no-JavaScript path), in paste order."""
+    rows: list[dict | None] = [None] * len(keys)
+    for index, balance in batch.run(provider, keys):
+        rows[index] = batch.row(keys[index], balance)
+    return [r for r in rows if r is not None]

@@ -1,0 +1,56 @@
+"""The lookup itself: provider + key → Balance (or request log), through the HMAC cache."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+import relay
+from blueprints.providers.models import Provider
+from blueprints.providers.service import find_provider
+
+from .cache import LOGS, RESULTS, fingerprint
+from .keys import BadInput
+
+# Outcomes that say something about the key; transient relay trouble is never cached.
+_CACHEABLE = {"active", "exhausted", "expired", "disabled", "invalid"}
+
+
+def public_provider(name: str | None) -> Provider:
+    """A provider the public may query (admin-configured, not hidden), or BadInput."""
+    if not name:
+        raise BadInput("missing_provider")
+    provider = find_provider(name)
+    if provider is None:
+        raise BadInput("unknown_provider", 404)
+    return provider
+
+
+def timeouts() -> tuple[float, float]:
+    """(connect, read) seconds for relay calls."""
+    config = current_app.config
+    return float(config["RELAY_CONNECT_TIMEOUT"]), float(config["RELAY_READ_TIMEOUT"])
+
+
+def lookup_key(provider: Provider, key: str) -> relay.Balance:
+    """The key's balance; a repeat within RESULT_CACHE_SECONDS is served from memory."""
+    name = fingerprint(f"balance:{provider.base_url}", key)
+    cached = RESULTS.get(name)
+    if cached is not None:
+        return cached
+    balance = relay.lookup(provider.base_url, key, timeout=timeouts())
+    if balance.status in _CACHEABLE:
+        RESULTS.set(name, balance, current_app.config["RESULT_CACHE_SECONDS"])
+    return balance
+
+
+def load_log(provider: Provider, key: str) -> relay.LogResult:
+    """The key's request log; cached, because the relay allows only ~20 reads per 20 min."""
+    name = fingerprint(f"log:{provider.base_url}", key)
+    cached = LOGS.get(name)
+    if cached is not None:
+        return cached
+    info = relay.relay_info(provider.base_url, timeouts())
+    result = relay.fetch_logs(provider.base_url, key, info, timeout=timeouts())
+    if result.rows is not None:
+        LOGS.set(name, result, current_app.config["LOG_CACHE_SECONDS"])
+    return result

@@ -1,0 +1,103 @@
+"""HTML views: the lookup page, its result card, the request log and the batch page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Response, abort, current_app, render_template, request, stream_with_context
+from flask_babel import get_timezone
+
+from app import limiter
+from blueprints.shared import no_store
+
+from . import batch, bp, pages, requestlog
+from .forms import batch_input, lookup_input
+from .keys import BadInput
+from .service import load_log
+
+
+def _lookup_limit() -> str:
+    return current_app.config["LOOKUP_RATE_LIMIT"]
+
+
+def _batch_limit() -> str:
+    return current_app.config["BATCH_RATE_LIMIT"]
+
+
+@bp.get("/")
+def index():
+    """The lookup page: provider, key, Look up."""
+    return pages.page("lookup/index.html")
+
+
+@bp.post("/lookup")
+@limiter.limit(_lookup_limit)
+def lookup():
+    """Look a pasted key up; the card for htmx, the whole page otherwise."""
+    try:
+        provider, key = lookup_input(request.form)
+    except BadInput as error:
+        return pages.refused(error, "lookup/index.html", "lookup/_result.html")
+    return pages.result(provider, key)
+
+
+@bp.post("/lookup/log")
+@limiter.limit(_lookup_limit)
+def log():
+    """The key's request log (lazy, under the card): sorted, paged, summed."""
+    try:
+        provider, key = lookup_input(request.form)
+    except BadInput as error:
+        return pages.refused(error, "lookup/index.html", "lookup/_result.html")
+    context = pages.log_fragment(provider, key, request.form)
+    return no_store(Response(render_template("lookup/_log.html", **context)))
+
+
+@bp.post("/lookup/log.csv")
+@limiter.limit(_lookup_limit)
+def log_csv():
+    """The request log as CSV in money units (a POST: the key never enters a URL)."""
+    try:
+        provider, key = lookup_input(request.form)
+    except BadInput as error:
+        return pages.refused(error, "lookup/index.html", "lookup/_result.html")
+    result = load_log(provider, key)
+    body = requestlog.to_csv(result.rows or [], result.unit, get_timezone())
+    name = f"relaydash-log-{datetime.now(UTC):%Y%m%d-%H%M}.csv"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return no_store(Response(body, mimetype="text/csv", headers=headers))
+
+
+@bp.get("/batch")
+def batch_page():
+    """The batch page: paste up to 100 keys."""
+    return pages.page("lookup/batch.html")
+
+
+@bp.post("/batch")
+@limiter.limit(_batch_limit)
+def batch_run():
+    """Check many keys: NDJSON rows as they finish for our script, a full page without JS."""
+    streaming = request.accept_mimetypes.best == "application/x-ndjson"
+    try:
+        provider, keys, skipped = batch_input(request.form)
+    except BadInput as error:
+        return pages.refused(
+            error, "lookup/batch.html", "lookup/_batch_error.html", fragment=streaming
+        )
+    if streaming:
+        lines = stream_with_context(pages.batch_stream(provider, keys, skipped))
+        return no_store(Response(lines, mimetype="application/x-ndjson"))
+    rows = pages.batch_table(provider, keys)
+    token = batch.save_table(rows)
+    return pages.page("lookup/batch.html", rows=rows, skipped=skipped, csv=f"/batch/{token}.csv")
+
+
+@bp.get("/batch/<token>.csv")
+def batch_csv(token: str):
+    """A finished batch table as CSV (masked keys only)."""
+    rows = batch.TABLES.get(token)
+    if rows is None:
+        abort(404)
+    headers = {"Content-Disposition": 'attachment; filename="relaydash-batch.csv"'}
+    return no_store(Response(batch.table_csv(rows), mimetype="text/csv", headers=headers))

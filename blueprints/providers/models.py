@@ -1,0 +1,32 @@
+"""The Provider table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app import db
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, for created/updated stamps."""
+    return datetime.now(UTC)
+
+
+class Provider(db.Model):
+    """One relay deployment (one base URL) and how its quota is bought."""
+
+    __tablename__ = "provider"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    base_url: Mapped[str] = mapped_column(String(255))
+    hidden: Mapped[bool] = mapped_column(default=False)
+    # CNY paid per 1 USD of quota; None when the admin did not say.
+    cny_rate: Mapped[float | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Provider {self.name} {self.base_url}>"

@@ -1,0 +1,139 @@
+// relaydash: small progressive enhancements. No inline JS anywhere (strict CSP).
+(function () {
+  "use strict";
+
+  // Server-rendered times and per-day sums follow the viewer's time zone.
+  var tz = "";
+  try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { tz = ""; }
+  if (tz) {
+    document.cookie = "tz=" + encodeURIComponent(tz) + "; path=/; max-age=31536000; samesite=lax";
+  }
+  function fillTz(root) {
+    root.querySelectorAll("[data-tz]").forEach(function (input) { input.value = tz; });
+  }
+  fillTz(document);
+  document.addEventListener("htmx:load", function (event) { fillTz(event.detail.elt); });
+
+  function csrfToken() {
+    var field = document.querySelector("input[name=csrf_token]");
+    return field ? field.value : "";
+  }
+
+  function copyText(button) {
+    var source = document.querySelector(button.dataset.copy);
+    if (!source) return;
+    var text = source.value || source.textContent;
+    var done = function () {
+      var before = button.textContent;
+      button.textContent = button.dataset.copied || "✓";
+      setTimeout(function () { button.textContent = before; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { legacyCopy(source); done(); });
+    } else {
+      legacyCopy(source);
+      done();
+    }
+  }
+  function legacyCopy(source) {
+    source.classList.remove("visually-hidden");
+    source.select();
+    try { document.execCommand("copy"); } catch (e) { /* nothing else to try */ }
+    source.classList.add("visually-hidden");
+  }
+
+  // A download must be a native POST (the key never goes into a URL), not an htmx swap.
+  function download(button) {
+    var form = document.querySelector(button.dataset.form);
+    if (!form) return;
+    var action = form.getAttribute("action");
+    form.setAttribute("action", button.dataset.download);
+    form.submit();
+    form.setAttribute("action", action);
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest("[data-copy],[data-reveal],[data-download]");
+    if (!target) return;
+    if (target.dataset.copy) copyText(target);
+    if (target.dataset.download) download(target);
+    if (target.dataset.reveal) {
+      var input = document.querySelector(target.dataset.reveal);
+      if (input) input.type = input.type === "password" ? "text" : "password";
+    }
+  });
+
+  // Batch: stream NDJSON rows into the table as each key finishes.
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-batch]");
+    if (!form || !window.fetch || !window.TextDecoder) return;
+    event.preventDefault();
+    runBatch(form);
+  });
+
+  function runBatch(form) {
+    var out = document.querySelector(form.dataset.batch);
+    var busy = form.querySelector("[data-busy]");
+    var button = form.querySelector("button[type=submit]");
+    busy.classList.add("htmx-request");
+    button.disabled = true;
+    var finish = function () { busy.classList.remove("htmx-request"); button.disabled = false; };
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      credentials: "same-origin",
+      headers: { "Accept": "application/x-ndjson", "X-CSRFToken": csrfToken() }
+    }).then(function (response) {
+      var type = response.headers.get("Content-Type") || "";
+      if (!response.ok || type.indexOf("ndjson") < 0) {
+        return response.text().then(function (html) { out.innerHTML = html; });
+      }
+      return readLines(response, function (message) { showBatch(out, form, message); });
+    }).catch(function () {
+      out.insertAdjacentHTML("beforeend", '<p class="card card--error" role="alert"></p>');
+      out.lastElementChild.textContent = form.dataset.failed || "Failed";
+    }).then(finish, finish);
+  }
+
+  function readLines(response, onLine) {
+    var reader = response.body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    function pump() {
+      return reader.read().then(function (chunk) {
+        if (chunk.value) buffer += decoder.decode(chunk.value, { stream: true });
+        var cut;
+        while ((cut = buffer.indexOf("\n")) >= 0) {
+          var line = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 1);
+          if (line.trim()) onLine(JSON.parse(line));
+        }
+        return chunk.done ? null : pump();
+      });
+    }
+    return pump();
+  }
+
+  function showBatch(out, form, message) {
+    if (message.start) {
+      out.innerHTML = message.html;
+    } else if (message.done) {
+      var foot = out.querySelector("[data-batch-foot]");
+      var link = document.createElement("a");
+      link.className = "button ghost";
+      link.href = message.csv;
+      link.textContent = form.dataset.csvLabel || "CSV";
+      link.setAttribute("data-testid", "batch-csv");
+      foot.appendChild(link);
+    } else {
+      var row = document.getElementById("batch-row-" + message.i);
+      if (row) row.outerHTML = message.html;
+    }
+  }
+
+  // Key hygiene: nothing pasted survives leaving the page (back/forward cache included).
+  window.addEventListener("pagehide", function () {
+    document.querySelectorAll("input[type=password], input[name=key], textarea[name=keys]")
+      .forEach(function (field) { field.value = ""; });
+  });
+})();

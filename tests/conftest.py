@@ -1,0 +1,135 @@
+"""Shared fixtures: a real app on a temp SQLite file, fake relays on real sockets, a live server."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+import relay
+from app import create_app, db
+from blueprints.core.setup import setup_database
+from blueprints.lookup.batch import TABLES
+from blueprints.lookup.cache import LOGS, RESULTS
+from blueprints.providers.service import add_provider
+from tests.fakerelay import FakeRelay
+
+CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip browser tests loudly when Chromium is missing (CI sets RELAYDASH_REQUIRE_BROWSER)."""
+    if HAVE_CHROMIUM:
+        return
+    if os.environ.get("RELAYDASH_REQUIRE_BROWSER"):
+        raise pytest.UsageError(f"{CHROMIUM} is missing but RELAYDASH_REQUIRE_BROWSER is set")
+    skip = pytest.mark.skip(reason=f"{CHROMIUM} missing: apt-get install -y chromium")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memory() -> Iterator[None]:
+    """Every test starts with empty in-memory caches and relay budgets."""
+    for cache in (RESULTS, LOGS, TABLES, relay.STATUS_CACHE, relay.BUDGETS):
+        cache.clear()
+    yield
+
+
+@pytest.fixture
+def relays() -> Iterator[Callable[..., FakeRelay]]:
+    """Start fake relays on demand (flavor, **options); all are stopped afterwards."""
+    started: list[FakeRelay] = []
+
+    def start(flavor: str = "new-api-2026", **options) -> FakeRelay:
+        options.setdefault("fault_sleep", 2.0)
+        fake = FakeRelay(flavor, **options).start()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.stop()
+
+
+@pytest.fixture
+def fake(relays) -> FakeRelay:
+    """One new-api 2026 relay (the most common case)."""
+    return relays("new-api-2026")
+
+
+def make_app(tmp_path: Path, **overrides):
+    """A real app on a temp SQLite file with migrations applied, nothing seeded."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
+        "DEFAULT_PROVIDERS": [],
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "RELAY_CONNECT_TIMEOUT": 1.0,
+        "RELAY_READ_TIMEOUT": 1.0,
+        **overrides,
+    }
+    app = create_app(config)
+    with app.app_context():
+        setup_database()
+    return app
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The app under test."""
+    app = make_app(tmp_path)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def provider(app, fake):
+    """A public provider named 'fake' pointing at the fake relay."""
+    with app.app_context():
+        add_provider("fake", fake.url + "/v1", cny_rate=3.5)
+    return "fake"
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The app served on a real port in a thread, for the browser."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium, never a downloaded browser."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
