@@ -70,7 +70,9 @@ DEFAULTS = {
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults → instance/config.py → RELAYDASH_* env → test_config."""
-    app = Flask(__name__, instance_relative_config=True)
+    # RELAYDASH_INSTANCE moves instance/ (database, secrets, config.py), e.g. to /var/lib/relaydash.
+    instance = os.environ.get("RELAYDASH_INSTANCE") or None
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance)
     app.config.from_mapping(DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("RELAYDASH")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import redirect, render_template, request
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -76,3 +77,13 @@ def server_error(_error):
     """Never a stack trace: roll back and show a plain 500."""
     db.session.rollback()
     return render_error(500)
+
+
+@bp.app_context_processor
+def i18n_helpers() -> dict:
+    """Locale and date formatting in every template."""
+    language = get_locale().language if get_locale() else "en"
+    return {
+        "html_lang": "zh-CN" if language == "zh" else "en",
+        "format_datetime": format_datetime,
+    }

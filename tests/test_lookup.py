@@ -1,0 +1,326 @@
+"""The public lookup: page vs fragment, the result card, the request log, batch and the JSON API."""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+import json
+import time
+
+import pytest
+
+from blueprints.providers.service import add_provider
+from tests.fakerelay import make_logs
+
+HX = {"HX-Request": "true"}
+USD = 500000
+
+
+def lookup(client, key, provider="fake", **headers):
+    """POST the lookup form."""
+    return client.post("/lookup", data={"provider": provider, "key": key}, headers=headers)
+
+
+def api(client, body):
+    """POST the JSON API."""
+    return client.post("/api/v1/lookup", json=body)
+
+
+def test_it_shows_the_lookup_page_with_public_providers_only(app, client, provider, fake):
+    """Hidden providers stay out of the select; the key field is a password field."""
+    with app.app_context():
+        add_provider("secret-relay", fake.url, hidden=True)
+    page = client.get("/").get_data(as_text=True)
+    assert f"fake — {fake.url}</option>" in page
+    assert "secret-relay" not in page
+    assert 'type="password"' in page and 'autocomplete="off"' in page
+
+
+def test_it_returns_the_card_fragment_for_htmx_and_the_page_otherwise(client, provider, fake):
+    """htmx gets only the card; a plain POST gets the whole page with the card in it."""
+    token = fake.add_token(remain_quota=12 * USD, used_quota=3 * USD)
+    fragment = lookup(client, token.key, **HX)
+    assert fragment.status_code == 200
+    assert b"<html" not in fragment.data
+    assert b'data-testid="result"' in fragment.data
+    page = lookup(client, token.key)
+    assert b"<html" in page.data and b'data-testid="result"' in page.data
+    for response in (fragment, page):
+        assert response.headers["Cache-Control"] == "no-store"
+        assert token.key.encode() not in response.data
+
+
+def test_it_shows_remaining_unit_cny_bar_and_facts(client, provider, fake):
+    """Remaining in large type with its unit, ≈ CNY at the purchase rate, used/total, expiry."""
+    expires = int(time.time()) + 10 * 86400
+    token = fake.add_token(
+        name="prod",
+        remain_quota=12 * USD,
+        used_quota=3 * USD,
+        expired_time=expires,
+        models=["gpt-4o", "gpt-4o-mini"],
+    )
+    html = lookup(client, token.key, **HX).get_data(as_text=True)
+    assert 'data-testid="remaining">$12.00<' in html
+    assert "≈ ¥42.00" in html  # 12 USD × 3.5 CNY/USD
+    assert 'value="20.0"' in html  # 3 of 15 used
+    assert "prod" in html and f"{token.key[:6]}…{token.key[-4:]}" in html
+    assert "in 1 week" in html or "in 10 days" in html
+    assert "<code>gpt-4o-mini</code>" in html
+    assert "/api/usage/token/" in html and "v0.10.9" in html
+    assert "This key only" in html
+
+
+def test_it_explains_an_invalid_key_in_chinese(client, provider):
+    """An unknown key is a card (not a 500) with the zh explanation and hint."""
+    client.set_cookie("lang", "zh_CN")
+    response = lookup(client, "sk-" + "x" * 48, **HX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'data-status="invalid"' in html
+    assert "不认识这个密钥" in html
+
+
+@pytest.mark.parametrize(
+    "form,status,code",
+    [
+        ({"provider": "fake"}, 400, "missing_key"),
+        ({"provider": "fake", "key": "hello world"}, 400, "bad_key"),
+        ({"provider": "nope", "key": "sk-" + "a" * 48}, 404, "unknown_provider"),
+        ({"key": "sk-" + "a" * 48}, 400, "missing_provider"),
+    ],
+)
+def test_it_refuses_bad_input_with_a_clear_message(client, provider, form, status, code):
+    """Bad input → the right status code and a message, never a stack trace."""
+    response = client.post("/lookup", data=form, headers=HX)
+    assert response.status_code == status
+    assert b'data-testid="input-error"' in response.data
+    body = api(client, form)
+    assert body.status_code == status
+    assert body.get_json()["error"]["code"] == code
+
+
+def test_it_refuses_hidden_providers_publicly(app, client, fake):
+    """A hidden provider cannot be queried by the public lookup."""
+    with app.app_context():
+        add_provider("hidden", fake.url, hidden=True)
+    token = fake.add_token()
+    response = api(client, {"provider": "hidden", "key": token.key})
+    assert response.status_code == 404
+    assert fake.requests == []
+
+
+def test_it_answers_the_documented_json(client, provider, fake):
+    """Every documented field, numbers in the unit, no-store."""
+    token = fake.add_token(remain_quota=12 * USD, used_quota=3 * USD, models=["gpt-4o"])
+    response = api(client, {"provider": "fake", "key": token.key})
+    body = response.get_json()
+    assert response.headers["Cache-Control"] == "no-store"
+    assert body["provider"] == "fake" and body["relay"] == "new-api"
+    assert body["status"] == "active" and body["unit"] == "USD"
+    assert (body["total"], body["used"], body["remaining"]) == (15.0, 3.0, 12.0)
+    assert body["unlimited"] is False and body["expires_at"] is None
+    assert body["token_name"] == "Default Token" and body["scope"] == "token"
+    assert body["models"] == ["gpt-4o"]
+    assert "/api/usage/token/" in body["answered_by"]
+    assert body["checked_at"].endswith("Z")
+    assert "error" not in body
+
+
+def test_it_reports_unlimited_keys_with_null_totals(client, provider, fake):
+    """Unlimited → total/remaining null, unlimited true."""
+    token = fake.add_token(unlimited=True, used_quota=2 * USD)
+    body = api(client, {"provider": "fake", "key": token.key}).get_json()
+    assert body["unlimited"] is True
+    assert body["total"] is None and body["remaining"] is None and body["used"] == 2.0
+
+
+def test_it_reads_cny_relays_in_cny(app, client, relays):
+    """A relay that displays CNY reports CNY; the card's ≈¥ goes through USD at the buy rate."""
+    fake = relays("new-api-2026", display="CNY", usd_exchange_rate=7.0)
+    with app.app_context():
+        add_provider("cny", fake.url, cny_rate=3.5)
+    token = fake.add_token(remain_quota=10 * USD, used_quota=0)
+    body = api(client, {"provider": "cny", "key": token.key}).get_json()
+    assert body["unit"] == "CNY" and body["remaining"] == 70.0
+    html = lookup(client, token.key, provider="cny", **HX).get_data(as_text=True)
+    assert "¥70.00" in html and "≈ ¥35.00" in html
+
+
+def test_it_says_the_relay_limits_us_not_the_key(client, provider, fake):
+    """Empty-body 429 everywhere → rate_limited with retry_in; the key is not blamed."""
+    fake.set_fault("*", "429")
+    body = api(client, {"provider": "fake", "key": "sk-" + "b" * 48}).get_json()
+    assert body["status"] == "rate_limited"
+    assert body["retry_in"] > 0
+    assert "not at fault" in body["error"]["message"]
+
+
+def test_it_reports_an_unreachable_relay(client, provider, fake):
+    """A relay that resets every connection → unreachable, with a hint."""
+    fake.set_fault("*", "reset")
+    body = api(client, {"provider": "fake", "key": "sk-" + "c" * 48}).get_json()
+    assert body["status"] == "unreachable"
+    assert body["error"]["code"] == "reset"
+
+
+def test_it_serves_a_repeat_lookup_from_memory(client, provider, fake):
+    """A second lookup within RESULT_CACHE_SECONDS does not call the relay again."""
+    token = fake.add_token()
+    api(client, {"provider": "fake", "key": token.key})
+    calls = len(fake.requests)
+    api(client, {"provider": "fake", "key": token.key})
+    assert len(fake.requests) == calls
+
+
+@pytest.mark.parametrize(
+    "body,status,code",
+    [
+        ("not json", 400, "bad_json"),
+        ([1, 2], 400, "bad_json"),
+        ({"provider": "fake", "key": 5}, 400, "bad_field"),
+    ],
+)
+def test_it_answers_malformed_bodies_with_400(client, provider, body, status, code):
+    """Malformed JSON bodies get a JSON 400."""
+    if isinstance(body, str):
+        response = client.post("/api/v1/lookup", data=body, content_type="application/json")
+    else:
+        response = api(client, body)
+    assert response.status_code == status
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_it_answers_too_large_bodies_with_413(client, provider):
+    """A body over MAX_CONTENT_LENGTH is refused with a JSON 413."""
+    response = api(client, {"provider": "fake", "key": "sk-" + "a" * 100_000})
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "too_large"
+
+
+def test_it_looks_up_a_batch_in_order_with_masked_keys(client, provider, fake):
+    """Batch JSON: duplicates once, input order, masked keys, 413 past the limit."""
+    good = fake.add_token(remain_quota=5 * USD, used_quota=0)
+    bad = "sk-" + "d" * 48
+    response = client.post(
+        "/api/v1/lookup/batch", json={"provider": "fake", "keys": [good.key, bad, good.key]}
+    )
+    results = response.get_json()["results"]
+    assert [r["status"] for r in results] == ["active", "invalid"]
+    assert results[0]["key"] == f"{good.key[:6]}…{good.key[-4:]}"
+    assert good.key not in response.get_data(as_text=True)
+    many = [f"sk-{i:048d}" for i in range(101)]
+    too_many = client.post("/api/v1/lookup/batch", json={"provider": "fake", "keys": many})
+    assert too_many.status_code == 413
+
+
+def test_it_renders_the_batch_page_without_javascript(client, provider, fake):
+    """A plain form POST returns the full table and a CSV of masked keys."""
+    a = fake.add_token(remain_quota=5 * USD, used_quota=0)
+    b = fake.add_token(status="disabled")
+    text = f"{a.key}, {b.key};\n{a.key} not-a-key"
+    response = client.post("/batch", data={"provider": "fake", "keys": text})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" in html
+    assert html.count('id="batch-row-') == 2
+    assert 'data-status="active"' in html and 'data-status="disabled"' in html
+    assert a.key not in html and "1 piece was not a key" in html
+    link = html.split('href="/batch/')[1].split('"')[0]
+    sheet = client.get(f"/batch/{link}").get_data(as_text=True)
+    assert sheet.startswith("\ufeffkey,status")
+    assert a.key not in sheet and f"{a.key[:6]}…{a.key[-4:]}" in sheet
+
+
+def test_it_streams_batch_rows_as_ndjson(client, provider, fake):
+    """With Accept: application/x-ndjson: the empty table, one line per key, then the CSV link."""
+    keys = [fake.add_token().key for _ in range(3)]
+    response = client.post(
+        "/batch",
+        data={"provider": "fake", "keys": "\n".join(keys)},
+        headers={"Accept": "application/x-ndjson"},
+    )
+    lines = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    assert lines[0]["start"] is True and lines[0]["html"].count("checking") == 3
+    assert sorted(line["i"] for line in lines[1:-1]) == [0, 1, 2]
+    assert all(line["row"]["status"] == "active" for line in lines[1:-1])
+    assert lines[-1]["csv"].startswith("/batch/")
+    assert not any(key in response.get_data(as_text=True) for key in keys)
+
+
+def _with_logs(fake, n=45, start=None):
+    start = start or int(time.time()) - 3 * 86400
+    return fake.add_token(logs=make_logs(n, start=start, step=3600))
+
+
+def test_it_loads_the_request_log_with_sums(client, provider, fake):
+    """The lazy log: rows, per-model and per-day sums, money units."""
+    token = _with_logs(fake)
+    response = client.post("/lookup/log", data={"provider": "fake", "key": token.key}, headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "45 requests" in html
+    assert html.count("<tr>") >= 20
+    assert 'data-testid="by-model"' in html and 'data-testid="by-day"' in html
+    assert "Page 1 of 3" in html
+
+
+def test_it_sorts_and_pages_the_log_without_calling_the_relay_again(client, provider, fake):
+    """Sorting and paging are served from the cached rows."""
+    token = _with_logs(fake)
+    form = {"provider": "fake", "key": token.key}
+    client.post("/lookup/log", data=form, headers=HX)
+    calls = len(fake.requests_to("/api/log/token"))
+    html = client.post(
+        "/lookup/log", data={**form, "sort": "cost", "dir": "asc", "page": "2", "size": "10"}
+    ).get_data(as_text=True)
+    assert "Page 2 of 5" in html
+    assert "sort--asc" in html
+    assert len(fake.requests_to("/api/log/token")) == calls
+
+
+def test_it_sums_days_in_the_viewers_time_zone(client, provider, fake):
+    """Per-day totals follow the tz field: 23:30 UTC is the next day in Shanghai."""
+    day = calendar.timegm(time.strptime("2026-11-20 23:30:00", "%Y-%m-%d %H:%M:%S"))
+    token = fake.add_token(logs=make_logs(1, start=day))
+    form = {"provider": "fake", "key": token.key}
+    utc = client.post("/lookup/log", data={**form, "tz": "UTC"}).get_data(as_text=True)
+    shanghai = client.post("/lookup/log", data={**form, "tz": "Asia/Shanghai"})
+    assert "2026-11-20" in utc
+    assert "2026-11-21" in shanghai.get_data(as_text=True)
+
+
+def test_it_exports_the_log_as_csv_in_money_units(client, provider, fake):
+    """CSV via POST, UTF-8 with BOM, cost in USD (not raw quota)."""
+    token = _with_logs(fake, n=5)
+    response = client.post("/lookup/log.csv", data={"provider": "fake", "key": token.key})
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    text = response.get_data().decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert len(rows) == 5 and rows[0]["unit"] == "USD"
+    quotas = {row["quota"] for row in token.logs}
+    assert all(float(row["cost"]) < 1 for row in rows)
+    assert not any(row["cost"] == str(q) for row in rows for q in quotas)
+
+
+def test_it_says_when_a_relay_has_no_request_log(app, client, relays):
+    """one-api has no per-key log endpoint: say so instead of failing."""
+    fake = relays("one-api")
+    with app.app_context():
+        add_provider("oa", fake.url)
+    token = fake.add_token()
+    lookup(client, token.key, provider="oa", **HX)
+    html = client.post("/lookup/log", data={"provider": "oa", "key": token.key}).get_data()
+    assert b'data-testid="log-unavailable"' in html
+    assert fake.requests_to("/api/log/token") == []
+
+
+def test_it_publishes_an_openapi_document(client):
+    """/api/v1/openapi.json describes both endpoints."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert {"/api/v1/lookup", "/api/v1/lookup/batch"} <= set(spec["paths"])
+    statuses = spec["components"]["schemas"]["Result"]["properties"]["status"]["enum"]
+    assert "rate_limited" in statuses
