@@ -120,7 +120,8 @@ def from_billing(info: RelayInfo, sub: http.Answer | None, usage: http.Answer | 
     if sub is None or not sub.ok or not isinstance(sub.data, dict):
         return _failed(info, [a for a in (sub, usage) if a is not None])
     hard = _num(sub.data.get("hard_limit_usd"))
-    unlimited = hard >= UNLIMITED_SENTINEL
+    # Exactly the sentinel: in raw-quota display a big token can exceed 1e8 legitimately.
+    unlimited = abs(hard - UNLIMITED_SENTINEL) < 1e-6
     access_until = int(_num(sub.data.get("access_until"))) or None
     used = None
     if usage is not None and usage.ok and isinstance(usage.data, dict):

@@ -90,7 +90,10 @@ class Budgets:
 
     def hit_limit(self, base_url: str, path: str, retry_after: float | None) -> float:
         """The relay said 429: hold this group off and return how long."""
-        group = group_of(path) or GLOBAL
+        group = group_of(path)
+        if group is None:
+            # e.g. a model rate limit on /v1/models: nothing to hold, the billing pair is fine.
+            return retry_after if retry_after is not None else COOLDOWN[GLOBAL]
         now = time.monotonic()
         with self._lock:
             window = self._window(base_url, group)

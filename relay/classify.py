@@ -18,6 +18,7 @@ _PRIORITY = (
     http.DENIED,
     http.RATE_LIMITED,
     http.SERVER_ERROR,
+    http.REJECTED,
     http.MALFORMED,
     http.TIMEOUT,
     http.RESET,
@@ -30,10 +31,11 @@ _PRIORITY = (
 def status_from_denial(status: int | None, message: str) -> tuple[str, str]:
     """Map a 401/403 (and its text) to (status, reason)."""
     text = (message or "").lower()
-    if any(mark in text for mark in _EXPIRED):
-        return "expired", "expired"
+    # Exhausted first: new-api's exhaustion text embeds the token's own (user-chosen) name.
     if any(mark in text for mark in _EXHAUSTED):
         return "exhausted", "exhausted"
+    if any(mark in text for mark in _EXPIRED):
+        return "expired", "expired"
     if any(mark in text for mark in _BANNED):
         return "disabled", "user_banned"
     if any(mark in text for mark in _DISABLED):

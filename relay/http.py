@@ -11,6 +11,10 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from . import redact
+
+redact.install()
+
 # Connect fast-fails a dead host; read covers a slow but alive relay.
 DEFAULT_TIMEOUT = (3.0, 10.0)
 
@@ -25,6 +29,7 @@ MALFORMED = "malformed"
 TIMEOUT = "timeout"
 RESET = "reset"
 UNREACHABLE = "unreachable"
+REJECTED = "rejected"  # another 4xx: the relay refused the request itself, not the key
 SKIPPED = "skipped"  # we chose not to call (budget, generation)
 
 
@@ -70,6 +75,15 @@ def get(
     session: requests.Session | None = None,
 ) -> Answer:
     """GET base_url+path and sort the outcome; never raises for network or body trouble."""
+    answer = _get_once(base_url, path, key, params, timeout, session)
+    if answer.kind == RESET and answer.status is None:
+        # A pooled keep-alive connection the relay (or its nginx) already closed fails at
+        # once with a reset; one immediate retry on a fresh connection is the cure.
+        answer = _get_once(base_url, path, key, params, timeout, session)
+    return answer
+
+
+def _get_once(base_url, path, key, params, timeout, session) -> Answer:
     headers = {"Accept": "application/json"}
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
@@ -115,7 +129,7 @@ def classify(path: str, status: int, headers, body: bytes, elapsed_ms: float = 0
     if status in (401, 403):
         return Answer(path, DENIED, status, data, message, **_t(elapsed_ms))
     if status >= 400 or data is None:
-        kind = SERVER_ERROR if status >= 500 or data is None else DENIED
+        kind = REJECTED if 400 <= status < 500 else SERVER_ERROR
         return Answer(path, kind, status, data, message, **_t(elapsed_ms))
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         # The billing handlers report DB trouble as HTTP 200 + {"error": …}.

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, replace
 
 from . import http
+from .calls import STATUS, call
 
 ONE_API = "one-api"
 NEW_API_2025 = "new-api-2025"
@@ -125,7 +126,7 @@ STATUS_CACHE = StatusCache()
 
 def fetch_status(base_url: str, timeout=http.DEFAULT_TIMEOUT) -> tuple[RelayInfo, http.Answer]:
     """Read /api/status now and cache the result."""
-    answer = http.get(base_url, "/api/status", timeout=timeout)
+    answer = call(base_url, STATUS, None, timeout=timeout)
     info = parse_status(answer.data) if answer.ok else RelayInfo(fetched_at=time.time())
     STATUS_CACHE.store(base_url, info)
     return info, answer

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from . import http
 from .calls import LOG_TOKEN, call
-from .info import ONE_API, RelayInfo
+from .info import NEW_API_2025, ONE_API, RelayInfo
 
 CONSUME = 2  # log type of a billed request
 WINDOW = 1000  # new-api 2026 returns only the newest MaxRecentItems rows
@@ -56,7 +56,9 @@ def fetch_logs(base_url: str, key: str, info: RelayInfo, *, timeout=http.DEFAULT
         return LogResult(answer, None, False, info.unit, info.generation)
     rows = [row for row in (parse_row(item, info) for item in items) if row is not None]
     rows.sort(key=lambda row: row.created_at, reverse=True)
-    return LogResult(answer, rows, len(items) >= WINDOW, info.unit, info.generation)
+    # Only new-api 2026 trims to the newest 1,000 rows; 2025 returns everything.
+    capped = info.generation != NEW_API_2025 and len(items) >= WINDOW
+    return LogResult(answer, rows, capped, info.unit, info.generation)
 
 
 def parse_row(item: object, info: RelayInfo) -> LogRow | None:

@@ -243,7 +243,9 @@ def test_it_streams_batch_rows_as_ndjson(client, provider, fake):
     lines = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
     assert lines[0]["start"] is True and lines[0]["html"].count("checking") == 3
     assert sorted(line["i"] for line in lines[1:-1]) == [0, 1, 2]
-    assert all(line["row"]["status"] == "active" for line in lines[1:-1])
+    assert [(line["row"]["status"], line["row"]["reason"]) for line in lines[1:-1]] == [
+        ("active", None)
+    ] * 3
     assert lines[-1]["csv"].startswith("/batch/")
     assert not any(key in response.get_data(as_text=True) for key in keys)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request
+from flask import current_app, redirect, render_template, request
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -73,8 +73,9 @@ def http_error(error: HTTPException):
 
 
 @bp.app_errorhandler(Exception)
-def server_error(_error):
-    """Never a stack trace: roll back and show a plain 500."""
+def server_error(error: Exception):
+    """Never a stack trace for the user: log it (key-redacted), roll back, show a plain 500."""
+    current_app.logger.error("unhandled %s", type(error).__name__, exc_info=error)
     db.session.rollback()
     return render_error(500)
 

@@ -118,6 +118,8 @@ def explain(reason: str | None, http_status: int | None, retry_in: float | None)
 
 
 def _server_hint(status: int | None) -> str:
+    if status is not None and 400 <= status < 500:
+        return _("The relay rejected relaydash's request itself; it may run an unusual version.")
     if status == 503:
         return _("Service temporarily unavailable: upstream maintenance or overload. Try later.")
     if status == 502:
