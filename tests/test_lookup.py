@@ -70,6 +70,8 @@ def test_it_shows_remaining_unit_cny_bar_and_facts(client, provider, fake):
     assert "<code>gpt-4o-mini</code>" in html
     assert "/api/usage/token/" in html and "v0.10.9" in html
     assert "This key only" in html
+    assert "= 6,000,000 quota units" in html  # beside the money, from quota_per_unit
+    assert f"<code>{fake.url}/v1/chat/completions</code>" in html  # client set-up table
 
 
 def test_it_explains_an_invalid_key_in_chinese(client, provider):

@@ -2,7 +2,7 @@
 
 import click
 
-from . import bp
+from .routes import bp
 from .setup import setup_database
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -11,10 +11,11 @@ from werkzeug.exceptions import HTTPException
 from app import db, htmx
 from blueprints.shared import json_error, wants_json
 
-from . import bp
 from .i18n import COOKIE, LANGUAGES, safe_next
 
 ONE_YEAR = 365 * 24 * 3600
+
+bp = Blueprint("core", __name__, cli_group=None)
 
 
 @bp.post("/lang")

@@ -6,7 +6,7 @@ import secrets
 
 from flask import g, request
 
-from . import bp
+from .routes import bp
 
 CSP = (
     "default-src 'self'; script-src 'self' 'nonce-{nonce}'; "

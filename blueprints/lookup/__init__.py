@@ -1,7 +1,6 @@
 """Public key lookup: paste a key, see what is left (HTML pages and the JSON API)."""
 
-from flask import Blueprint
+from . import api
+from .views import bp
 
-bp = Blueprint("lookup", __name__)
-
-from . import api, views  # noqa: E402,F401  (registers routes)
+__all__ = ["api", "bp"]

@@ -7,13 +7,14 @@ from flask import current_app, jsonify
 from app import csrf, limiter
 from blueprints.shared import json_error, no_store
 
-from . import bp, pages
+from . import pages
 from .forms import batch_input, json_body, lookup_input
 from .keys import BadInput, mask
 from .messages import input_error
 from .openapi import spec
 from .present import to_json
 from .service import lookup_key
+from .views import bp
 
 
 def _refuse(error: BadInput):

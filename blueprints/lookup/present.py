@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 import relay
 from blueprints.providers.models import Provider
 
-from . import bp
+from .clients import client_setup
 from .messages import SCOPE_LABELS, STATUS_LABELS, UNIT_LABELS, explain
 
 _SYMBOLS = {"USD": "$", "CNY": "¥"}
@@ -57,7 +57,6 @@ def to_json(provider: Provider, balance: relay.Balance, masked: str | None = Non
     return data
 
 
-@bp.app_template_filter("amount")
 def amount(value: float | None, unit: str | None) -> str:
     """$12.34, ¥0.0123 or 1,234,567 quota; '—' when unknown."""
     if value is None:
@@ -69,7 +68,6 @@ def amount(value: float | None, unit: str | None) -> str:
     return f"{_SYMBOLS.get(unit or '', '')}{value:,.{digits}f}"
 
 
-@bp.app_context_processor
 def lookup_helpers() -> dict:
     """Template helpers: status labels for rows rendered outside the card."""
     return {"status_label": lambda status: STATUS_LABELS.get(status, status)}
@@ -99,6 +97,8 @@ def card(provider: Provider, balance: relay.Balance, masked: str) -> dict:
         "explanation": explanation,
         "hint": hint,
         "has_numbers": balance.used is not None or balance.remaining is not None,
+        "raw_remaining": _raw_quota(balance),
+        "clients": client_setup(provider.base_url),
     }
     view["summary"] = summary(view)
     return view
@@ -128,6 +128,13 @@ def summary(view: dict) -> str:
     checked = datetime.fromtimestamp(b.checked_at, UTC)
     lines.append(_("Checked: %(when)s", when=format_datetime(checked, "yyyy-MM-dd HH:mm")))
     return "\n".join(lines)
+
+
+def _raw_quota(balance: relay.Balance) -> int | None:
+    """The remaining amount in the relay's raw quota units, shown beside money."""
+    if balance.remaining is None or balance.unit == "quota":
+        return None
+    return round(balance.info.to_usd(balance.remaining) * balance.info.quota_per_unit)
 
 
 def _countdown(expires_at: int | None) -> str:

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Response, abort, current_app, render_template, request, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    stream_with_context,
+)
 from flask_babel import get_timezone
 
 from app import limiter
 from blueprints.shared import no_store
 
-from . import batch, bp, pages, requestlog
+from . import batch, pages, present, requestlog
 from .forms import batch_input, lookup_input
 from .keys import BadInput
 from .service import load_log
+
+bp = Blueprint("lookup", __name__)
+bp.add_app_template_filter(present.amount, "amount")
+bp.app_context_processor(present.lookup_helpers)
 
 
 def _lookup_limit() -> str:

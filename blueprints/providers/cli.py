@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import click
+from flask import Blueprint
 
-from . import bp
 from .service import ProviderError, add_provider, list_providers, remove_provider
+
+bp = Blueprint("providers", __name__, cli_group="providers")
 
 MESSAGES = {
     "bad_name": "The name must be 1-80 characters.",
