@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from flask import (
@@ -42,37 +43,42 @@ def index():
     return pages.page("lookup/index.html")
 
 
+def keyed(view):
+    """Parse provider + key from the form; bad input becomes a refusal card, not a view call."""
+
+    @functools.wraps(view)
+    def wrapper():
+        try:
+            provider, key = lookup_input(request.form)
+        except BadInput as error:
+            return pages.refused(error, "lookup/index.html", "lookup/_result.html")
+        return view(provider, key)
+
+    return wrapper
+
+
 @bp.post("/lookup")
 @limiter.limit(_lookup_limit)
-def lookup():
+@keyed
+def lookup(provider, key):
     """Look a pasted key up; the card for htmx, the whole page otherwise."""
-    try:
-        provider, key = lookup_input(request.form)
-    except BadInput as error:
-        return pages.refused(error, "lookup/index.html", "lookup/_result.html")
     return pages.result(provider, key)
 
 
 @bp.post("/lookup/log")
 @limiter.limit(_lookup_limit)
-def log():
+@keyed
+def log(provider, key):
     """The key's request log (lazy, under the card): sorted, paged, summed."""
-    try:
-        provider, key = lookup_input(request.form)
-    except BadInput as error:
-        return pages.refused(error, "lookup/index.html", "lookup/_result.html")
     context = pages.log_fragment(provider, key, request.form)
     return no_store(Response(render_template("lookup/_log.html", **context)))
 
 
 @bp.post("/lookup/log.csv")
 @limiter.limit(_lookup_limit)
-def log_csv():
+@keyed
+def log_csv(provider, key):
     """The request log as CSV in money units (a POST: the key never enters a URL)."""
-    try:
-        provider, key = lookup_input(request.form)
-    except BadInput as error:
-        return pages.refused(error, "lookup/index.html", "lookup/_result.html")
     result = load_log(provider, key)
     body = requestlog.to_csv(result.rows or [], result.unit, get_timezone())
     name = f"relaydash-log-{datetime.now(UTC):%Y%m%d-%H%M}.csv"
