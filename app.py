@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
@@ -12,27 +13,56 @@ from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, registry
 
 ROOT = Path(__file__).resolve().parent
 
 
-class Base(DeclarativeBase):
-    """Declarative base with stable constraint names, so Alembic diffs stay portable."""
+def utcnow() -> datetime:
+    """Timezone-aware now, for every stored timestamp."""
+    return datetime.now(UTC)
 
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "uq": "uq_%(table_name)s_%(column_0_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every database (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store aware UTC values")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base: aware datetimes, stable constraint names (portable Alembic diffs)."""
+
+    registry = registry(
+        metadata=MetaData(
+            naming_convention={
+                "ix": "ix_%(column_0_label)s",
+                "uq": "uq_%(table_name)s_%(column_0_name)s",
+                "ck": "ck_%(table_name)s_%(constraint_name)s",
+                "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+                "pk": "pk_%(table_name)s",
+            }
+        ),
+        type_annotation_map={datetime: UTCDateTime()},
     )
 
 
@@ -42,6 +72,7 @@ csrf = CSRFProtect()
 babel = Babel()
 htmx = HTMX()
 limiter = Limiter(key_func=get_remote_address)
+login_manager = LoginManager()
 
 DEFAULTS = {
     "SQLALCHEMY_DATABASE_URI": "sqlite:///relaydash.sqlite",
@@ -60,6 +91,8 @@ DEFAULTS = {
     "RATELIMIT_HEADERS_ENABLED": True,
     "LOOKUP_RATE_LIMIT": "20/minute;200/hour",
     "BATCH_RATE_LIMIT": "4/minute;30/hour",
+    "LOGIN_RATE_LIMIT": "10/minute;60/hour",
+    "LOGIN_USER_RATE_LIMIT": "5/minute;30/hour",
     "WTF_CSRF_TIME_LIMIT": None,
     "BABEL_DEFAULT_LOCALE": "en",
     "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
@@ -86,6 +119,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
     # Imported here, not at the top: the blueprints import `db` and friends from this module.
     from blueprints import BLUEPRINTS, init_app
 

@@ -5,15 +5,22 @@ from flask import Flask
 from app import babel
 from relay.redact import install as redact_logs
 
+from .admin import bp as admin
+from .alerts import bp as alerts
+from .auth import bp as auth
 from .core import bp as core
 from .core.i18n import select_locale, select_timezone
+from .keys import bp as keys
+from .keys import vault
 from .lookup import bp as lookup
 from .providers import bp as providers
+from .scheduler import bp as scheduler
 
-BLUEPRINTS = (core, providers, lookup)
+BLUEPRINTS = (core, providers, lookup, auth, keys, alerts, admin, scheduler)
 
 
 def init_app(app: Flask) -> None:
     """App-wide wiring that belongs to no single blueprint."""
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     redact_logs(app.logger.name)
+    vault.init_app(app)

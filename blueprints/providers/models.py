@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app import db
-
-
-def utcnow() -> datetime:
-    """Timezone-aware now, for created/updated stamps."""
-    return datetime.now(UTC)
+from app import db, utcnow
 
 
 class Provider(db.Model):
@@ -26,7 +21,10 @@ class Provider(db.Model):
     hidden: Mapped[bool] = mapped_column(default=False)
     # CNY paid per 1 USD of quota; None when the admin did not say.
     cny_rate: Mapped[float | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Calls relaydash may make per window to this relay's per-IP-limited paths; 0 = no limit.
+    request_budget: Mapped[int] = mapped_column(default=150)
+    budget_seconds: Mapped[int] = mapped_column(default=180)
 
     def __repr__(self) -> str:
         return f"<Provider {self.name} {self.base_url}>"

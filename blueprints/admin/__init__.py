@@ -1,0 +1,5 @@
+"""Admin: manage providers and users (admins only)."""
+
+from .routes import bp
+
+__all__ = ["bp"]

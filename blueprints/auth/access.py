@@ -1,0 +1,48 @@
+"""Who may see what: the user loader, the login redirect (htmx-aware) and admin_required."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import abort, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app import db, htmx, login_manager
+
+from .models import User
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """The logged-in user, if still present."""
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """htmx gets HX-Redirect (never a login page inside a fragment); the API gets JSON 401."""
+    target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+    if htmx:
+        response = jsonify(error={"code": "login_required", "message": _("Please log in.")})
+        response.status_code = 401
+        response.headers["HX-Redirect"] = target
+        return response
+    if request.path.startswith("/api/"):
+        response = jsonify(error={"code": "login_required", "message": _("Please log in.")})
+        response.status_code = 401
+        return response
+    return redirect(target)
+
+
+def admin_required(view):
+    """Logged in and an admin, else 403."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
