@@ -12,6 +12,7 @@ from werkzeug.serving import make_server
 
 import relay
 from app import create_app, db
+from blueprints.auth.service import create_user
 from blueprints.core.setup import setup_database
 from blueprints.lookup.batch import TABLES
 from blueprints.lookup.cache import LOGS, RESULTS
@@ -133,3 +134,23 @@ def browser_type_launch_args(browser_type_launch_args):
             "--disable-sync",
         ],
     }
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def make_user(app):
+    """Create users: make_user("alice", admin=False) → the username (password is PASSWORD)."""
+
+    def make(name: str = "alice", *, admin: bool = False, password: str = PASSWORD) -> str:
+        with app.app_context():
+            create_user(name, password, admin=admin)
+        return name
+
+    return make
+
+
+def login(client, username: str, password: str = PASSWORD):
+    """Log in through the real form."""
+    return client.post("/login", data={"username": username, "password": password})

@@ -37,7 +37,8 @@ def login_post():
         flash(_("Wrong username or password."), "error")
         return render_template("auth/login.html", next=safe_next(request.form.get("next"))), 401
     login_user(user)
-    return redirect(safe_next(request.form.get("next")) or url_for("keys.index"), code=303)
+    wanted = request.form.get("next")
+    return redirect(safe_next(wanted) if wanted else url_for("keys.index"), code=303)
 
 
 @bp.post("/logout")

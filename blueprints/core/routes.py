@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request
-from flask_babel import format_datetime, get_locale
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from app import db, htmx
+from app import db, htmx, utcnow
 from blueprints.shared import json_error, wants_json
 
 from .i18n import COOKIE, LANGUAGES, safe_next
@@ -81,6 +83,25 @@ def server_error(error: Exception):
     return render_error(500)
 
 
+# (endpoint, label, admins only): shown to logged-in users when the feature is installed.
+MEMBER_NAV = (
+    ("keys.index", _l("My keys"), False),
+    ("alerts.index", _l("Alerts"), False),
+    ("admin.providers", _l("Admin"), True),
+)
+
+
+def member_nav() -> list[dict]:
+    """Header links for the logged-in user."""
+    if not current_user.is_authenticated:
+        return []
+    return [
+        {"url": url_for(endpoint), "label": label, "blueprint": endpoint.split(".")[0]}
+        for endpoint, label, admin_only in MEMBER_NAV
+        if endpoint in current_app.view_functions and (current_user.is_admin or not admin_only)
+    ]
+
+
 @bp.app_context_processor
 def i18n_helpers() -> dict:
     """Locale and date formatting in every template."""
@@ -88,4 +109,7 @@ def i18n_helpers() -> dict:
     return {
         "html_lang": "zh-CN" if language == "zh" else "en",
         "format_datetime": format_datetime,
+        "format_timedelta": format_timedelta,
+        "now": utcnow,
+        "member_nav": member_nav,
     }

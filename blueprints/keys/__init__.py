@@ -1,6 +1,6 @@
 """Tracked keys: stored encrypted, polled on a schedule, history kept."""
 
-from . import models
+from . import cli, models
 from .routes import bp
 
-__all__ = ["bp", "models"]
+__all__ = ["bp", "cli", "models"]

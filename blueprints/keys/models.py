@@ -11,9 +11,10 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import db, utcnow
+from blueprints.providers.models import Provider
 
 DEFAULT_INTERVAL = 600
 MIN_INTERVAL = 60
@@ -55,6 +56,8 @@ class TrackedKey(db.Model):
     # Request-log ingestion: newest row time taken so far, and when we last tried.
     log_cursor: Mapped[int] = mapped_column(default=0)
     log_checked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    provider: Mapped[Provider] = relationship(lazy="joined")
 
     @property
     def masked(self) -> str:

@@ -131,6 +131,14 @@
     }
   }
 
+  // Polling tables refresh only while the tab is visible (and once when it comes back).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (document.hidden && elt.hasAttribute && elt.hasAttribute("data-poll-visible")) {
+      event.preventDefault();
+    }
+  });
+
   // Key hygiene: nothing pasted survives leaving the page (back/forward cache included).
   window.addEventListener("pagehide", function () {
     document.querySelectorAll("input[type=password], input[name=key], textarea[name=keys]")

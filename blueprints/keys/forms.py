@@ -1,0 +1,55 @@
+"""Reading the add/edit key forms (minutes in the form, seconds in the database)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from blueprints.lookup.messages import INPUT_ERRORS
+from blueprints.providers.service import find_provider
+
+from .service import KeyInputError
+
+MESSAGES = {
+    "missing_key": _l("Paste the key to track."),
+    "bad_key": INPUT_ERRORS["bad_key"],
+    "duplicate_key": _l("You already track this key."),
+    "unknown_provider": _l("Choose a provider from the list."),
+    "bad_label": _l("The label must be 1-80 characters."),
+    "bad_threshold": _l("The low-balance threshold must be a number of at least 0."),
+    "bad_warn_days": _l("Expiry warning days must be between 0 and 365."),
+    "bad_interval": _l("The poll interval must be between 1 and 1440 minutes."),
+    "bad_number": _l("A number field holds something that is not a number."),
+}
+
+
+def settings(form) -> dict:
+    """label, low_threshold, expiry_warn_days and poll_interval (seconds) from a form."""
+    return {
+        "label": (form.get("label") or "").strip(),
+        "low_threshold": _number(form.get("low_threshold"), float),
+        "expiry_warn_days": _number(form.get("expiry_warn_days"), int, 7),
+        "poll_interval": round(_number(form.get("poll_minutes"), float, 10) * 60),
+    }
+
+
+def new_key(form, include_hidden: bool = True) -> dict:
+    """Everything the add form holds: provider, key and settings."""
+    provider = find_provider(form.get("provider"), include_hidden=include_hidden)
+    if provider is None:
+        raise KeyInputError("unknown_provider")
+    values = settings(form)
+    values["label"] = values["label"] or ""
+    return {"provider": provider, "raw_key": form.get("key") or "", **values}
+
+
+def _number(text, kind, default=None):
+    text = (text or "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError as error:
+        raise KeyInputError("bad_number") from error
+    if value != value or value in (float("inf"), float("-inf")):  # NaN and infinities
+        raise KeyInputError("bad_number")
+    return value

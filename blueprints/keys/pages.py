@@ -1,0 +1,63 @@
+"""Building the keys pages' context, so the views stay a few lines each."""
+
+from __future__ import annotations
+
+from flask import make_response, render_template
+from flask_login import current_user
+
+from app import db, htmx
+from blueprints.lookup.messages import STATUS_LABELS
+from blueprints.providers.service import list_providers
+from blueprints.shared import no_store
+
+from . import service
+from .forms import MESSAGES
+from .models import BalanceSample, TrackedKey, UsageRecord
+
+
+def rows_context() -> dict:
+    """Everything the key table needs for the current user."""
+    keys = service.my_keys(current_user)
+    return {
+        "keys": keys,
+        "spend": service.spend_since(keys),
+        "labels": STATUS_LABELS,
+    }
+
+
+def index(status: int = 200, error: str | None = None, form=None):
+    """The My keys page (or just its table for htmx)."""
+    context = rows_context()
+    context.update(providers=list_providers(), error=error, form=form or {})
+    name = "keys/_rows.html" if htmx and not error else "keys/index.html"
+    return no_store(make_response(render_template(name, **context), status))
+
+
+def refused(code: str, form) -> tuple:
+    """The add form again with a clear message and a 400."""
+    return index(400, str(MESSAGES.get(code, MESSAGES["bad_number"])), form)
+
+
+def detail(tracked: TrackedKey, status: int = 200, error: str | None = None):
+    """One key: settings, recent samples and requests."""
+    samples = db.session.scalars(
+        db.select(BalanceSample)
+        .where(BalanceSample.key_id == tracked.id)
+        .order_by(BalanceSample.taken_at.desc())
+        .limit(50)
+    ).all()
+    usage = db.session.scalars(
+        db.select(UsageRecord)
+        .where(UsageRecord.key_id == tracked.id)
+        .order_by(UsageRecord.created_at.desc())
+        .limit(50)
+    ).all()
+    html = render_template(
+        "keys/detail.html",
+        k=tracked,
+        samples=samples,
+        usage=usage,
+        labels=STATUS_LABELS,
+        error=error,
+    )
+    return no_store(make_response(html, status))
