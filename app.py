@@ -91,6 +91,11 @@ DEFAULTS = {
     "RATELIMIT_HEADERS_ENABLED": True,
     "LOOKUP_RATE_LIMIT": "20/minute;200/hour",
     "BATCH_RATE_LIMIT": "4/minute;30/hour",
+    "FIRST_POLL": "background",
+    # Alert channels: https only, official bot hosts, public addresses (SSRF guard).
+    "ALERTS_ALLOW_HTTP": False,
+    "ALERTS_ALLOW_ANY_HOST": False,
+    "ALERTS_ALLOW_PRIVATE": False,
     "LOGIN_RATE_LIMIT": "10/minute;60/hour",
     "LOGIN_USER_RATE_LIMIT": "5/minute;30/hour",
     "WTF_CSRF_TIME_LIMIT": None,

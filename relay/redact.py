@@ -5,8 +5,13 @@ from __future__ import annotations
 import logging
 import re
 
-# sk-… keys anywhere, and the value of a ?key= / &key= query parameter (new-api 2025 logs).
-_SECRET = re.compile(r"(sk-)[A-Za-z0-9_\-]{6,}|((?<=[?&])key=)[^&\s\"'<>]+")
+# sk-… keys anywhere; ?key= (new-api 2025 logs, WeCom bots), ?access_token= / &sign= (DingTalk)
+# and /hook/<token> (Feishu) — everything urllib3 may print in a request line.
+_SECRET = re.compile(
+    r"(sk-)[A-Za-z0-9_\-]{6,}"
+    r"|((?<=[?&])(?:key|access_token|sign)=)[^&\s\"'<>]+"
+    r"|(/hook/)[^\s?\"'<>]+"
+)
 
 # urllib3 logs every request line at DEBUG, query string (and so ?key=) included.
 WATCHED = ("urllib3.connectionpool", "werkzeug", "requests")
@@ -14,7 +19,7 @@ WATCHED = ("urllib3.connectionpool", "werkzeug", "requests")
 
 def redact(text: str) -> str:
     """Replace anything key-shaped with a stub."""
-    return _SECRET.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+    return _SECRET.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
 
 
 class RedactKeys(logging.Filter):
