@@ -40,6 +40,7 @@ def error_text(status: int) -> tuple[str, str, str]:
     """(code, title, message) for an HTTP status, in the request's language."""
     texts = {
         400: ("bad_request", _("Bad request"), _("The request could not be understood.")),
+        403: ("forbidden", _("Not allowed"), _("This page is for admins.")),
         404: ("not_found", _("Page not found"), _("There is nothing at this address.")),
         405: ("method_not_allowed", _("Not allowed"), _("This address does not accept that.")),
         413: ("too_large", _("Too large"), _("The request is too large. Send less at once.")),

@@ -1,52 +1,138 @@
-"""Adding, finding and seeding providers; every base URL is normalised on the way in."""
+"""Adding, editing, finding, removing and seeding providers; base URLs normalised on the way in."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import re
 
+from sqlalchemy import column, delete, func, select, table
+
+import relay
 from app import db
 from relay import BadBaseURL, normalise_base_url
 
 from .models import Provider
 
+DEFAULT_BUDGET = (150, 180)
+MAX_BUDGET_CALLS = 100_000
+MAX_BUDGET_SECONDS = 86_400
+_BUDGET = re.compile(r"(\d+)\s*/\s*(\d+)\s*s?")
+
+# Tracked keys point at providers, not the reverse: a bare table construct lets us count and
+# delete them without importing the keys feature (which imports this one).
+_TRACKED_KEY = table("tracked_key", column("id"), column("provider_id"))
+
 
 class ProviderError(ValueError):
     """A provider change that cannot be made; `code` names the reason."""
 
-    def __init__(self, code: str, detail: str = ""):
+    def __init__(self, code: str, detail: str = "", *, count: int = 0):
         super().__init__(code)
         self.code = code
         self.detail = detail
+        self.count = count
+
+
+def parse_budget(text: str | None) -> tuple[int, int]:
+    """(calls, seconds) from "150/180" (or "150/180s"); "0" means no limit."""
+    text = (text or "").strip().lower()
+    if text == "0":
+        return 0, DEFAULT_BUDGET[1]
+    match = _BUDGET.fullmatch(text)
+    if match is None:
+        raise ProviderError("bad_budget", text)
+    calls, seconds = int(match[1]), int(match[2])
+    if not (0 < calls <= MAX_BUDGET_CALLS and 0 < seconds <= MAX_BUDGET_SECONDS):
+        raise ProviderError("bad_budget", text)
+    return calls, seconds
+
+
+def budget_text(provider: Provider) -> str:
+    """ "150/180s" or "unlimited" (the form parse_budget reads back, bar "unlimited")."""
+    if not provider.request_budget:
+        return "unlimited"
+    return f"{provider.request_budget}/{provider.budget_seconds}s"
 
 
 def add_provider(
-    name: str, base_url: str, *, hidden: bool = False, cny_rate: float | None = None
+    name: str,
+    base_url: str,
+    *,
+    hidden: bool = False,
+    cny_rate: float | None = None,
+    budget: tuple[int, int] | None = None,
 ) -> Provider:
-    """Create a provider after checking the name, the URL and the rate."""
-    name = (name or "").strip()
-    if not name or len(name) > 80:
-        raise ProviderError("bad_name")
-    if find_provider(name, include_hidden=True) is not None:
-        raise ProviderError("duplicate_name", name)
-    try:
-        url = normalise_base_url(base_url)
-    except BadBaseURL as exc:
-        raise ProviderError("bad_url", exc.code) from exc
-    if cny_rate is not None and not 0 < cny_rate < 1000:
-        raise ProviderError("bad_rate")
-    provider = Provider(name=name, base_url=url, hidden=hidden, cny_rate=cny_rate)
+    """Create a provider after checking the name, the URL, the rate and the budget."""
+    name = _check_name(name, None)
+    url = _check_url(base_url)
+    _check_rate(cny_rate)
+    calls, seconds = _check_budget(budget or DEFAULT_BUDGET)
+    provider = Provider(
+        name=name,
+        base_url=url,
+        hidden=hidden,
+        cny_rate=cny_rate,
+        request_budget=calls,
+        budget_seconds=seconds,
+    )
     db.session.add(provider)
     db.session.commit()
+    _apply_budget(provider)
     return provider
 
 
-def remove_provider(name: str) -> None:
-    """Delete a provider by name."""
+def edit_provider(provider: Provider, **changes) -> Provider:
+    """Change name, base_url, hidden, cny_rate (None clears it) and/or budget=(calls, seconds)."""
+    unknown = set(changes) - {"name", "base_url", "hidden", "cny_rate", "budget"}
+    if unknown:
+        raise TypeError(f"edit_provider() got unexpected fields {sorted(unknown)}")
+    # Check everything before touching the row, so a refusal changes nothing.
+    name = _check_name(changes["name"], provider) if "name" in changes else provider.name
+    url = _check_url(changes["base_url"]) if "base_url" in changes else provider.base_url
+    rate = changes.get("cny_rate", provider.cny_rate)
+    _check_rate(rate)
+    old_url, old_budget = provider.base_url, (provider.request_budget, provider.budget_seconds)
+    budget = _check_budget(changes["budget"]) if "budget" in changes else old_budget
+    provider.name, provider.base_url, provider.cny_rate = name, url, rate
+    provider.request_budget, provider.budget_seconds = budget
+    if "hidden" in changes:
+        provider.hidden = bool(changes["hidden"])
+    db.session.commit()
+    if (url, budget) != (old_url, old_budget):
+        _apply_budget(provider)
+    return provider
+
+
+def keys_using(provider: Provider) -> int:
+    """How many tracked keys use this provider."""
+    query = select(func.count()).select_from(_TRACKED_KEY)
+    return db.session.scalar(query.where(_TRACKED_KEY.c.provider_id == provider.id)) or 0
+
+
+def key_counts() -> dict[int, int]:
+    """Tracked keys per provider id (providers without keys are absent)."""
+    query = select(_TRACKED_KEY.c.provider_id, func.count()).group_by(_TRACKED_KEY.c.provider_id)
+    return {provider_id: count for provider_id, count in db.session.execute(query)}
+
+
+def delete_provider(provider: Provider, *, force: bool = False) -> int:
+    """Delete a provider (with force: its tracked keys and their history too); keys deleted."""
+    count = keys_using(provider)
+    if count and not force:
+        raise ProviderError("in_use", provider.name, count=count)
+    if count:
+        # Samples, usage records and alert states go with the keys (ON DELETE CASCADE).
+        db.session.execute(delete(_TRACKED_KEY).where(_TRACKED_KEY.c.provider_id == provider.id))
+    db.session.delete(provider)
+    db.session.commit()
+    return count
+
+
+def remove_provider(name: str, *, force: bool = False) -> int:
+    """Delete a provider by name (see delete_provider)."""
     provider = find_provider(name, include_hidden=True)
     if provider is None:
         raise ProviderError("unknown_provider", name)
-    db.session.delete(provider)
-    db.session.commit()
+    return delete_provider(provider, force=force)
 
 
 def find_provider(name: str | None, *, include_hidden: bool = False) -> Provider | None:
@@ -80,3 +166,45 @@ def seed_defaults(entries: list[dict]) -> int:
             )
             added += 1
     return added
+
+
+def _check_name(name: str | None, provider: Provider | None) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise ProviderError("bad_name")
+    other = find_provider(name, include_hidden=True)
+    if other is not None and other is not provider:
+        raise ProviderError("duplicate_name", name)
+    return name
+
+
+def _check_url(base_url: str | None) -> str:
+    try:
+        url = normalise_base_url(base_url)
+    except BadBaseURL as exc:
+        raise ProviderError("bad_url", exc.code) from exc
+    except ValueError as exc:  # urlsplit's own refusals, e.g. "http://[::1"
+        raise ProviderError("bad_url", "invalid") from exc
+    if len(url) > 255:
+        raise ProviderError("bad_url", "too_long")
+    return url
+
+
+def _check_rate(cny_rate: float | None) -> None:
+    if cny_rate is not None and not 0 < cny_rate < 1000:
+        raise ProviderError("bad_rate")
+
+
+def _check_budget(budget: tuple[int, int]) -> tuple[int, int]:
+    calls, seconds = budget
+    if calls == 0:
+        return 0, seconds or DEFAULT_BUDGET[1]
+    if not (0 < calls <= MAX_BUDGET_CALLS and 0 < seconds <= MAX_BUDGET_SECONDS):
+        raise ProviderError("bad_budget", f"{calls}/{seconds}")
+    return calls, seconds
+
+
+def _apply_budget(provider: Provider) -> None:
+    # Takes effect at once and keeps the calls already counted (clearing would forget them and
+    # let a burst through). /api/status is cached per URL, not per provider: nothing to forget.
+    relay.BUDGETS.configure(provider.base_url, provider.request_budget, provider.budget_seconds)
