@@ -92,6 +92,18 @@ DEFAULTS = {
     "LOOKUP_RATE_LIMIT": "20/minute;200/hour",
     "BATCH_RATE_LIMIT": "4/minute;30/hour",
     "FIRST_POLL": "background",
+    # The poller and scheduler (see blueprints/keys/poller.py, blueprints/scheduler/).
+    "SCHEDULER_ENABLED": False,
+    "POLL_TICK_SECONDS": 30,
+    "ALERTS_TICK_SECONDS": 30,
+    "POLL_THREADS": 32,
+    "POLL_PER_PROVIDER": 16,
+    "POLL_BATCH": 100,
+    "SAMPLE_RETENTION_DAYS": 90,
+    "LEASE_SECONDS": 20,
+    "LEASE_RENEW_SECONDS": 5,
+    "LOG_READS_PER_PASS": 2,
+    "LOG_BUDGET_HEADROOM": 4,
     # Alert channels: https only, official bot hosts, public addresses (SSRF guard).
     "ALERTS_ALLOW_HTTP": False,
     "ALERTS_ALLOW_ANY_HOST": False,
@@ -151,6 +163,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # Safe with WAL (no corruption on power loss, at worst the last commits) and much cheaper.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

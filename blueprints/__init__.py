@@ -15,6 +15,7 @@ from .keys import vault
 from .lookup import bp as lookup
 from .providers import bp as providers
 from .scheduler import bp as scheduler
+from .scheduler.runner import start_in_process
 
 BLUEPRINTS = (core, providers, lookup, auth, keys, alerts, admin, scheduler)
 
@@ -24,3 +25,4 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     redact_logs(app.logger.name)
     vault.init_app(app)
+    start_in_process(app)

@@ -4,6 +4,7 @@ from .balance import Balance, lookup
 from .budget import BUDGETS
 from .info import STATUS_CACHE, RelayInfo, relay_info
 from .logs import LogResult, LogRow, fetch_logs
+from .poll import POLL_PATHS, poll_balance, poll_info
 from .urls import BadBaseURL, normalise_base_url
 
 __all__ = [
@@ -13,9 +14,12 @@ __all__ = [
     "Balance",
     "LogResult",
     "LogRow",
+    "POLL_PATHS",
     "RelayInfo",
     "fetch_logs",
     "lookup",
     "normalise_base_url",
+    "poll_balance",
+    "poll_info",
     "relay_info",
 ]

@@ -3,6 +3,8 @@
 new-api allows 180 calls per 3 min on /api/* and /v1/dashboard/* (one-api 480), and only 20 per
 20 min on /api/usage/token and /api/log/token; past that it answers an empty-body 429 for the
 whole server IP. We count our own calls and, after a 429, stop calling until the window passes.
+A provider's own request budget (configure()) replaces the global limit for its base URL; the
+relay's global limiter also covers the critical paths, so for such a URL they count in both.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ GLOBAL = "global"
 DEFAULT_LIMITS = {CRITICAL: (18, 1200.0), GLOBAL: (150, 180.0)}
 # How long to hold off after a 429 whose window we cannot see.
 COOLDOWN = {CRITICAL: 300.0, GLOBAL: 60.0}
+# Repeated 429s right after a hold double it, up to this many times the cooldown.
+MAX_ESCALATION = 16
+# A configured budget frees a slot this much later than the window says: our clock starts when
+# we decide to call, the relay's when the request lands.
+SLACK = 1.0
 
 CRITICAL_PATHS = ("/api/usage/token", "/api/log/token")
 
@@ -34,23 +41,35 @@ def group_of(path: str) -> str | None:
 class Window:
     """A sliding-window counter with an optional hold after a 429."""
 
-    def __init__(self, limit: int, seconds: float):
+    def __init__(self, limit: int, seconds: float, slack: float = 0.0):
         self.limit = limit
         self.seconds = seconds
+        self.slack = slack
         self.calls: deque[float] = deque()
         self.blocked_until = 0.0
+        self.strikes = 0  # 429s in a row, each soon after the previous hold ended
 
     def _trim(self, now: float) -> None:
-        while self.calls and self.calls[0] <= now - self.seconds:
+        while self.calls and self.calls[0] <= now - self.seconds - self.slack:
             self.calls.popleft()
 
-    def wait_time(self, now: float) -> float:
-        """Seconds until one more call fits (0 = now)."""
+    def wait_time(self, now: float, count: int = 1) -> float:
+        """Seconds until `count` more calls fit (0 = now)."""
         self._trim(now)
         wait = max(0.0, self.blocked_until - now)
-        if self.limit and len(self.calls) >= self.limit:
-            wait = max(wait, self.calls[0] + self.seconds - now)
+        if self.limit and len(self.calls) + count > self.limit:
+            if count > self.limit:
+                return float("inf")
+            oldest = self.calls[len(self.calls) + count - self.limit - 1]
+            wait = max(wait, oldest + self.seconds + self.slack - now)
         return wait
+
+    def room(self, now: float) -> int | None:
+        """Calls that fit now (None: no limit)."""
+        self._trim(now)
+        if self.blocked_until > now:
+            return 0
+        return max(0, self.limit - len(self.calls)) if self.limit else None
 
 
 class Budgets:
@@ -59,34 +78,75 @@ class Budgets:
     def __init__(self, limits: dict[str, tuple[int, float]] | None = None):
         self.limits = dict(limits or DEFAULT_LIMITS)
         self._windows: dict[tuple[str, str], Window] = {}
+        self._custom: dict[str, tuple[int, float]] = {}  # base URL -> its global budget
         self._lock = threading.Lock()
 
     def _window(self, base_url: str, group: str) -> Window:
         key = (base_url, group)
         if key not in self._windows:
-            self._windows[key] = Window(*self.limits[group])
+            if group == GLOBAL and base_url in self._custom:
+                self._windows[key] = Window(*self._custom[base_url], slack=SLACK)
+            else:
+                self._windows[key] = Window(*self.limits[group])
         return self._windows[key]
+
+    def _groups(self, base_url: str, path: str) -> list[str]:
+        group = group_of(path)
+        if group is None:
+            return []
+        if group == CRITICAL and base_url in self._custom:
+            return [CRITICAL, GLOBAL]
+        return [group]
+
+    def configure(self, base_url: str, limit: int, seconds: float) -> None:
+        """Set a relay's own global budget: `limit` calls per `seconds` (0 = no limit)."""
+        limit, seconds = max(0, int(limit)), max(1.0, float(seconds))
+        with self._lock:
+            self._custom[base_url] = (limit, seconds)
+            window = self._windows.get((base_url, GLOBAL))
+            if window is not None:
+                window.limit, window.seconds, window.slack = limit, seconds, SLACK
 
     def spend(self, base_url: str, path: str) -> float:
         """Record one call if it fits and return 0; else return the seconds to wait."""
-        group = group_of(path)
-        if group is None:
-            return 0.0
+        return self.reserve(base_url, (path,))
+
+    def reserve(self, base_url: str, paths: tuple[str, ...] | list[str]) -> float:
+        """Record calls to all `paths` if every one fits now (return 0), else none (the wait)."""
         now = time.monotonic()
         with self._lock:
-            window = self._window(base_url, group)
-            wait = window.wait_time(now)
+            needed: dict[str, int] = {}
+            for path in paths:
+                for group in self._groups(base_url, path):
+                    needed[group] = needed.get(group, 0) + 1
+            windows = {group: self._window(base_url, group) for group in needed}
+            wait = max((w.wait_time(now, needed[g]) for g, w in windows.items()), default=0.0)
             if wait == 0.0:
-                window.calls.append(now)
+                for group, window in windows.items():
+                    window.calls.extend([now] * needed[group])
             return wait
 
     def wait_time(self, base_url: str, path: str) -> float:
         """Seconds until a call to path would fit, without spending."""
-        group = group_of(path)
-        if group is None:
-            return 0.0
+        now = time.monotonic()
         with self._lock:
-            return self._window(base_url, group).wait_time(time.monotonic())
+            groups = self._groups(base_url, path)
+            return max((self._window(base_url, g).wait_time(now) for g in groups), default=0.0)
+
+    def room(self, base_url: str, path: str) -> int | None:
+        """How many calls to path fit now (None: no limit)."""
+        now = time.monotonic()
+        with self._lock:
+            rooms = [self._window(base_url, g).room(now) for g in self._groups(base_url, path)]
+        limited = [r for r in rooms if r is not None]
+        return min(limited) if limited else None
+
+    def held(self, base_url: str, path: str) -> float:
+        """Seconds left on a hold after a 429 (calls already paid for still respect it)."""
+        now = time.monotonic()
+        with self._lock:
+            holds = [self._window(base_url, g).blocked_until for g in self._groups(base_url, path)]
+        return max([0.0, *(h - now for h in holds)])
 
     def hit_limit(self, base_url: str, path: str, retry_after: float | None) -> float:
         """The relay said 429: hold this group off and return how long."""
@@ -97,14 +157,23 @@ class Budgets:
         now = time.monotonic()
         with self._lock:
             window = self._window(base_url, group)
-            hold = retry_after if retry_after is not None else COOLDOWN[group]
+            if retry_after is not None:
+                hold = retry_after
+            elif window.blocked_until > now:
+                hold = 0.0  # calls already in flight when the hold began: no new strike
+            else:
+                # Backoff for the whole relay: a 429 soon after a hold ended doubles the next one.
+                since = now - window.blocked_until if window.blocked_until else COOLDOWN[group]
+                window.strikes = min(window.strikes + 1, 8) if since < COOLDOWN[group] else 0
+                hold = COOLDOWN[group] * min(2**window.strikes, MAX_ESCALATION)
             window.blocked_until = max(window.blocked_until, now + hold)
             return window.wait_time(now)
 
     def clear(self) -> None:
-        """Forget every window (tests, and after an admin changes a provider)."""
+        """Forget every window and configured budget (tests, and after an admin edits one)."""
         with self._lock:
             self._windows.clear()
+            self._custom.clear()
 
 
 BUDGETS = Budgets()

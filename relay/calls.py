@@ -26,9 +26,10 @@ def call(
     *,
     timeout=http.DEFAULT_TIMEOUT,
     params: dict[str, str] | None = None,
+    prepaid: bool = False,
 ) -> http.Answer:
-    """One GET that respects the relay's per-IP budget and records a 429."""
-    wait = BUDGETS.spend(base_url, path)
+    """One GET that respects the relay's per-IP budget (`prepaid`: reserved) and records a 429."""
+    wait = BUDGETS.held(base_url, path) if prepaid else BUDGETS.spend(base_url, path)
     if wait > 0:
         return http.Answer(path, http.RATE_LIMITED, retry_after=wait, message="budget")
     answer = http.get(base_url, path, key=key, params=params, timeout=timeout)

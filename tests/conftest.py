@@ -76,6 +76,7 @@ def make_app(tmp_path: Path, **overrides):
         "RATELIMIT_ENABLED": False,
         "RELAY_CONNECT_TIMEOUT": 1.0,
         "RELAY_READ_TIMEOUT": 1.0,
+        "FIRST_POLL": "inline",
         **overrides,
     }
     app = create_app(config)

@@ -493,6 +493,7 @@ class FakeRelay:
         self.start_time = int(time.time())
         self.url = ""
         self.tokens: list[Token] = []
+        self._by_key: dict[str, Token] = {}  # bare key -> token, so 5,000 tokens stay fast
         self.requests: list[Recorded] = []
         self.errors: list[BaseException] = []  # exceptions raised inside the fake's handlers
         self._lock = threading.Lock()
@@ -551,7 +552,12 @@ class FakeRelay:
             fields.setdefault("token_id", 7 + len(self.tokens))
             token = Token(key=key or random_key(), **fields)
             self.tokens.append(token)
+            self._by_key[token.key.removeprefix("sk-")] = token
         return token
+
+    def add_tokens(self, keys: Iterable[str], **fields: Any) -> list[Token]:
+        """Register many keys at once with the same fields (benches track thousands)."""
+        return [self.add_token(key, **fields) for key in keys]
 
     def set_latency(self, seconds: float, path: str | None = None) -> None:
         """Delay answers on one path, or on every path when path is None."""
@@ -712,7 +718,10 @@ class FakeRelay:
 
     def _find(self, key: str) -> Token | None:
         with self._lock:
-            for token in self.tokens:
+            token = self._by_key.get(key)
+            if token is not None and token.key.removeprefix("sk-") == key:
+                return token
+            for token in self.tokens:  # tokens appended or re-keyed by hand
                 if token.key.removeprefix("sk-") == key:
                     return token
         return None

@@ -218,3 +218,17 @@ def test_it_rotates_encryption_to_the_first_key(tmp_path, fake):
     with only_new.app_context():
         [row] = db.session.scalars(db.select(TrackedKey)).all()
         assert vault().decrypt(row.ciphertext) == token.key
+
+
+def test_it_warns_when_the_request_budget_cannot_fit(app, alice, fake):
+    """Keys × calls per poll over the provider budget → a warning naming an interval that fits."""
+    runner = app.test_cli_runner()
+    edit = ["providers", "edit", "fake", "--request-budget"]
+    assert runner.invoke(args=[*edit, "10/180"]).exit_code == 0
+    for _ in range(3):
+        add(alice, fake.add_token().key, poll_minutes="1")
+    html = alice.get("/keys").get_data(as_text=True)
+    assert 'data-testid="budget-warning"' in html
+    assert "request budget is 10" in html and "min or more would fit" in html
+    assert runner.invoke(args=[*edit, "0"]).exit_code == 0
+    assert 'data-testid="budget-warning"' not in alice.get("/keys").get_data(as_text=True)

@@ -1033,3 +1033,87 @@ def test_it_refuses_bad_base_urls(text, code):
         relay.normalise_base_url(text)
     assert caught.value.code == code
     assert isinstance(caught.value, ValueError)
+
+
+# -- provider budgets and routine polls --------------------------------------------------------
+
+
+def test_it_applies_a_configured_budget_to_both_groups():
+    budgets = budget.Budgets()
+    budgets.configure("a", 3, 180)
+    assert budgets.room("a", SUB) == 3 and budgets.room("a", TOKEN_USAGE) == 3
+    assert budgets.reserve("a", (SUB, USAGE)) == 0.0
+    # the relay's global limiter also counts /api/usage/token: it spends both windows
+    assert budgets.spend("a", TOKEN_USAGE) == 0.0
+    assert budgets.room("a", SUB) == 0 and budgets.room("a", TOKEN_USAGE) == 0
+    assert budgets.reserve("a", (SUB,)) > 0.0
+    assert budgets.room("b", TOKEN_USAGE) == budget.DEFAULT_LIMITS[budget.CRITICAL][0]
+    budgets.configure("a", 0, 180)  # 0 = no limit of our own
+    assert budgets.room("a", SUB) is None and budgets.reserve("a", (SUB,) * 500) == 0.0
+
+
+def test_it_reserves_all_or_nothing():
+    budgets = budget.Budgets()
+    budgets.configure("a", 3, 180)
+    assert budgets.reserve("a", (SUB, USAGE)) == 0.0
+    assert budgets.reserve("a", (SUB, USAGE)) > 0.0  # two do not fit: none is spent
+    assert budgets.room("a", SUB) == 1
+    assert budgets.reserve("a", (SUB,) * 4) == float("inf")  # can never fit
+
+
+def test_it_doubles_the_hold_on_429s_right_after_a_hold():
+    budgets = budget.Budgets()
+    cooldown = budget.COOLDOWN[budget.GLOBAL]
+    assert budgets.hit_limit("a", SUB, None) == pytest.approx(cooldown, abs=1)
+    assert budgets.hit_limit("a", SUB, None) == pytest.approx(cooldown, abs=1)  # in flight
+    window = budgets._window("a", budget.GLOBAL)
+    window.blocked_until = time.monotonic() - 1  # the hold just ended; the relay 429s again
+    assert budgets.hit_limit("a", SUB, None) == pytest.approx(2 * cooldown, abs=1)
+    assert budgets.held("a", USAGE) == pytest.approx(2 * cooldown, abs=1)
+    assert budgets.held("a", TOKEN_USAGE) == 0.0
+
+
+def test_it_keeps_prepaid_calls_out_of_a_hold(fake):
+    token = fake.add_token()
+    relay.BUDGETS.hit_limit(fake.url, SUB, 30.0)
+    answer = calls.call(fake.url, SUB, token.key, timeout=T, prepaid=True)
+    assert (answer.kind, answer.message) == (http.RATE_LIMITED, "budget")
+    assert calls.call(fake.url, MODELS, token.key, timeout=T, prepaid=True).ok
+    assert not fake.requests_to(SUB)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_it_polls_with_the_billing_pair_only(relays, flavor):
+    fake = relays(flavor)
+    token = fake.add_token(remain_quota=12 * USD, used_quota=3 * USD)
+    info = relay.poll_info(fake.url, timeout=T)
+    balance = relay.poll_balance(fake.url, token.key, info, timeout=T)
+    assert (balance.status, balance.remaining, balance.used) == ("active", 12.0, 3.0)
+    assert balance.answered_by == [SUB, USAGE]
+    assert paths_of(fake) == {STATUS, SUB, USAGE}
+
+
+def test_it_resolves_an_ambiguous_2026_401_with_usage_token(relays):
+    fake = relays(NA_PLUS, lang="en")
+    expired = fake.add_token(remain_quota=USD, expired_time=int(time.time()) - 60)
+    info = relay.poll_info(fake.url, timeout=T)
+    balance = relay.poll_balance(fake.url, expired.key, info, timeout=T)
+    assert (balance.status, balance.remaining) == ("expired", 1.0)
+    assert balance.answered_by == [TOKEN_USAGE]
+    unknown = relay.poll_balance(fake.url, "sk-" + "u" * 48, info, timeout=T)
+    assert (unknown.status, unknown.reason) == ("invalid", "invalid_key")
+
+
+def test_it_marks_a_poll_without_usage_partial(fake):
+    token = fake.add_token(remain_quota=12 * USD)
+    info = relay.poll_info(fake.url, timeout=T)
+    fake.set_fault(USAGE, "500")
+    balance = relay.poll_balance(fake.url, token.key, info, timeout=T)
+    assert balance.status == "active" and balance.total == 12.0 and balance.remaining is None
+    assert "partial" in balance.notes
+
+
+def test_it_does_not_cache_a_rate_limited_status_read(fake):
+    fake.set_fault(STATUS, "429", times=1)
+    assert relay.poll_info(fake.url, timeout=T) is None
+    assert relay.STATUS_CACHE.peek(fake.url) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import make_response, render_template
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import db, htmx
@@ -11,6 +12,7 @@ from blueprints.providers.service import list_providers
 from blueprints.shared import no_store
 
 from . import service
+from .advice import budget_advice
 from .forms import MESSAGES
 from .models import BalanceSample, TrackedKey, UsageRecord
 
@@ -22,7 +24,37 @@ def rows_context() -> dict:
         "keys": keys,
         "spend": service.spend_since(keys),
         "labels": STATUS_LABELS,
+        "budget_warnings": budget_warnings(keys),
     }
+
+
+def budget_warnings(keys: list[TrackedKey]) -> list[str]:
+    """One sentence per provider whose request budget cannot fit every key's poll interval.
+
+    The budget is per relaydash server, so every user's keys on that provider count.
+    """
+    warnings = []
+    for provider in {k.provider.id: k.provider for k in keys}.values():
+        advice = budget_advice(provider, service.provider_keys(provider))
+        if advice is None:
+            continue
+        text = _(
+            "%(provider)s: %(keys)s keys at their intervals need about %(needed)s calls "
+            "per %(seconds)s s, but the request budget is %(budget)s. "
+            "Polls are spread out and run late.",
+            provider=provider.name,
+            keys=advice["keys"],
+            needed=advice["calls_needed"],
+            seconds=advice["budget_seconds"],
+            budget=advice["budget"],
+        )
+        if advice["fit_interval_minutes"]:
+            text += " " + _(
+                "An interval of %(minutes)s min or more would fit.",
+                minutes=advice["fit_interval_minutes"],
+            )
+        warnings.append(text)
+    return warnings
 
 
 def index(status: int = 200, error: str | None = None, form=None):

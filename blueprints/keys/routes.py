@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from . import pages, service
 from .forms import MESSAGES, new_key, settings
 from .service import KeyInputError
+from .soon import poll_soon
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
 
@@ -28,9 +29,10 @@ def index():
 def add():
     """Track a new key; it is stored encrypted and polled at once."""
     try:
-        service.add_key(current_user, **new_key(request.form))
+        tracked = service.add_key(current_user, **new_key(request.form))
     except KeyInputError as error:
         return pages.refused(error.code, request.form)
+    poll_soon(tracked.id)
     return redirect(url_for("keys.index"), code=303)
 
 

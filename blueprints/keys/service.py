@@ -130,6 +130,12 @@ def my_keys(user: User) -> list[TrackedKey]:
     return list(db.session.scalars(query))
 
 
+def provider_keys(provider: Provider) -> list[TrackedKey]:
+    """Every user's keys on a provider (they share the server's request budget)."""
+    query = select(TrackedKey).where(TrackedKey.provider_id == provider.id)
+    return list(db.session.scalars(query))
+
+
 def spend_since(keys: list[TrackedKey], hours: int = 24) -> dict[int, float]:
     """Money spent per key in the last N hours (growth of `used` across its samples)."""
     if not keys:

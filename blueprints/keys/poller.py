@@ -1,0 +1,236 @@
+"""One polling pass: due keys fanned out to a bounded pool, results written from this thread.
+
+Threads only do HTTP (and decrypt); every database write happens here, in batches, so SQLite
+sees one writer. Each provider's request budget is reserved before a key is dispatched, so a
+pass never spends more than the budget; keys that do not fit stay due for the next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+import relay
+from app import db, utcnow
+from blueprints.providers.models import Provider
+
+from . import ingest
+from .models import BalanceSample, TrackedKey
+from .samples import Outcome, record
+from .signals import key_polled
+from .vault import InvalidToken, Vault, vault
+
+log = logging.getLogger(__name__)
+
+FAILED = ("error", "unreachable", "rate_limited")  # counted as failed in the report
+
+
+@dataclass
+class PassReport:
+    """What one pass did, for the CLI line and the scheduler log."""
+
+    due: int = 0
+    polled: int = 0  # samples written
+    failed: int = 0  # of those, error / unreachable / rate_limited
+    deferred: int = 0  # due keys left for a later pass (budget, 429 hold)
+    log_reads: int = 0
+    usage_rows: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for humans."""
+        return (
+            f"polled {self.polled} of {self.due} due keys ({self.failed} failed, "
+            f"{self.deferred} deferred), {self.log_reads} log reads, "
+            f"{self.usage_rows} new usage rows, {self.seconds:.1f}s"
+        )
+
+
+@dataclass
+class _Job:
+    key_id: int
+    ciphertext: bytes
+
+
+@dataclass
+class _Relay:
+    """One provider during a pass: its queue of due keys and whether it may take more."""
+
+    base_url: str
+    info: relay.RelayInfo | None
+    queue: deque[_Job] = field(default_factory=deque)
+    running: int = 0
+    stopped: bool = False  # budget full or the relay said 429: the rest stays due
+
+
+def poll_once(now: datetime | None = None) -> PassReport:
+    """Poll every due key once (never raises for relay trouble) and ingest a few request logs."""
+    started = time.monotonic()
+    cfg = current_app.config
+    fixed_now = now
+    now = now or utcnow()
+    report = PassReport()
+    relays = _due(now, report)
+    threads = max(1, int(cfg.get("POLL_THREADS", 32)))
+    with _kept_after_commit(), ThreadPoolExecutor(threads, thread_name_prefix="poll") as pool:
+        _run(pool, relays, threads, report, fixed_now)
+        report.deferred += sum(len(r.queue) for r in relays.values())
+        reads = ingest.ingest_logs(pool, fixed_now or utcnow(), _timeout())
+        report.log_reads, report.usage_rows = reads
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def poll_key(key_id: int) -> BalanceSample | None:
+    """Poll one key now (just added, or "refresh"); None when the budget or relay says wait."""
+    key = db.session.get(TrackedKey, key_id)
+    if key is None:
+        return None
+    provider = db.session.get(Provider, key.provider_id)
+    relay.BUDGETS.configure(provider.base_url, provider.request_budget, provider.budget_seconds)
+    info = relay.poll_info(provider.base_url, _timeout())
+    if info is None or relay.BUDGETS.reserve(provider.base_url, relay.POLL_PATHS) > 0:
+        return None
+    outcome = _work(vault(), _Job(key.id, key.ciphertext), provider.base_url, info, _timeout())
+    if outcome.refused:
+        return None
+    written, _ = _store([outcome], None)
+    return written[0] if written else None
+
+
+def _due(now: datetime, report: PassReport) -> dict[int, _Relay]:
+    """Due, unpaused keys grouped by provider, longest-waiting first."""
+    rows = db.session.execute(
+        select(TrackedKey.id, TrackedKey.provider_id, TrackedKey.ciphertext)
+        .where(TrackedKey.paused.is_(False), TrackedKey.next_poll_at <= now)
+        .order_by(TrackedKey.next_poll_at, TrackedKey.id)
+    ).all()
+    budgets = dict(
+        (p_id, (url, limit, seconds))
+        for p_id, url, limit, seconds in db.session.execute(
+            select(Provider.id, Provider.base_url, Provider.request_budget, Provider.budget_seconds)
+        )
+    )
+    db.session.rollback()  # no read transaction held open while the pass runs
+    report.due = len(rows)
+    relays: dict[int, _Relay] = {}
+    for key_id, provider_id, ciphertext in rows:
+        if provider_id not in relays:
+            url, limit, seconds = budgets[provider_id]
+            relay.BUDGETS.configure(url, limit, seconds)
+            # /api/status (cached 10 min) spends the same budget; None = rate limited now.
+            info = relay.poll_info(url, _timeout())
+            relays[provider_id] = _Relay(url, info, stopped=info is None)
+        relays[provider_id].queue.append(_Job(key_id, ciphertext))
+    return relays
+
+
+def _run(pool, relays: dict[int, _Relay], threads: int, report, fixed_now) -> None:
+    per_relay = max(1, int(current_app.config.get("POLL_PER_PROVIDER", 16)))
+    batch = max(1, int(current_app.config.get("POLL_BATCH", 100)))
+    keys = vault()
+    timeout = _timeout()
+    running: dict[Future, int] = {}
+    done: list[Outcome] = []
+
+    def fill() -> None:
+        for provider_id, r in relays.items():
+            while r.queue and not r.stopped and r.running < per_relay and len(running) < threads:
+                if relay.BUDGETS.reserve(r.base_url, relay.POLL_PATHS) > 0:
+                    r.stopped = True  # budget full: the rest waits for a later pass
+                    break
+                job = r.queue.popleft()
+                running[pool.submit(_work, keys, job, r.base_url, r.info, timeout)] = provider_id
+                r.running += 1
+
+    fill()
+    while running:
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in finished:
+            r = relays[running.pop(future)]
+            r.running -= 1
+            outcome = future.result()
+            if outcome.relay_limited:
+                r.stopped = True  # a 429 holds the whole provider, not just this key
+            report.deferred += outcome.refused  # paid for but held back: still due
+            done.append(outcome)
+        fill()  # before writing, so the pool keeps calling while this thread writes
+        if len(done) >= batch or not running:
+            _tally(report, _store(done, fixed_now))
+            done = []
+
+
+def _work(keys: Vault, job: _Job, base_url: str, info, timeout) -> Outcome:
+    """In a pool thread: decrypt in memory, poll, hand the result back. Never raises."""
+    try:
+        secret = keys.decrypt(job.ciphertext)
+    except InvalidToken:
+        return Outcome(job.key_id, error="undecryptable")
+    try:
+        balance = relay.poll_balance(base_url, secret, info, timeout=timeout, prepaid=True)
+    except Exception as exc:  # a bug here must not stall the pass; the type is enough to log
+        log.error("poll of key %s failed: %s", job.key_id, type(exc).__name__)
+        return Outcome(job.key_id, error="internal_error")
+    return Outcome(job.key_id, balance)
+
+
+def _store(outcomes: list[Outcome], fixed_now: datetime | None) -> tuple[list[BalanceSample], int]:
+    """Write one batch (samples + key state) in one commit, then tell the listeners."""
+    now = fixed_now or utcnow()
+    outcomes = [o for o in outcomes if not o.refused]
+    ids = [o.key_id for o in outcomes]
+    query = select(TrackedKey).where(TrackedKey.id.in_(ids))
+    keys = {k.id: k for k in db.session.scalars(query.execution_options(populate_existing=True))}
+    events = []
+    failed = 0
+    for outcome in outcomes:
+        key = keys.get(outcome.key_id)
+        if key is None:
+            continue  # deleted while it was being polled
+        previous = key.status
+        sample = record(key, outcome, now)
+        db.session.add(sample)
+        events.append((key, sample, previous))
+        failed += sample.status in FAILED
+    db.session.commit()
+    app = current_app._get_current_object()
+    for key, sample, previous in events:
+        try:
+            key_polled.send(app, key=key, sample=sample, previous=previous)
+        except Exception as exc:  # a listener's bug must not stop the pass
+            db.session.rollback()
+            log.error("key_polled listener failed for key %s: %s", key.id, type(exc).__name__)
+    return [sample for _, sample, _ in events], failed
+
+
+@contextmanager
+def _kept_after_commit():
+    """Do not expire loaded rows on commit during a pass.
+
+    The pass is the only writer of these keys and samples, and each key_polled listener commits:
+    with expiry on, every listener reloaded its key and sample row by row, doubling pass time.
+    """
+    session = db.session()
+    saved, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = saved
+
+
+def _tally(report: PassReport, stored: tuple[list[BalanceSample], int]) -> None:
+    report.polled += len(stored[0])
+    report.failed += stored[1]
+
+
+def _timeout() -> tuple[float, float]:
+    cfg = current_app.config
+    return float(cfg.get("RELAY_CONNECT_TIMEOUT", 3.0)), float(cfg.get("RELAY_READ_TIMEOUT", 10.0))

@@ -1,0 +1,51 @@
+"""Routine polls: the billing pair first, /api/usage/token only when the pair cannot tell."""
+
+from __future__ import annotations
+
+import time
+
+from . import http
+from .balance import Balance, _decisive, _denied, _usage_token_data, from_billing, from_usage_token
+from .calls import BILLING_USAGE, STATUS, SUBSCRIPTION, USAGE_TOKEN, call, fan_out
+from .info import NEW_API_2026, STATUS_CACHE, RelayInfo, parse_status
+
+# What one routine poll costs against a relay's global budget.
+POLL_PATHS = (SUBSCRIPTION, BILLING_USAGE)
+# Pair outcomes worth one critical call on new-api 2026: a 401 that may hide exhausted/expired
+# (recent new-api says "Invalid token" for all three), or a pair that broke on the relay side.
+_ASK_USAGE_TOKEN = {"invalid_key", "relay_error", "malformed", "no_balance_endpoint"}
+
+
+def poll_info(base_url: str, timeout=http.DEFAULT_TIMEOUT) -> RelayInfo | None:
+    """Cached RelayInfo for a poll; None while a rate limit (ours or the relay's) says wait."""
+    info = STATUS_CACHE.peek(base_url)
+    if info is not None:
+        return info
+    answer = call(base_url, STATUS, None, timeout=timeout)
+    if answer.kind == http.RATE_LIMITED:
+        return None  # not cached: a refusal says nothing about the relay
+    info = parse_status(answer.data) if answer.ok else RelayInfo(fetched_at=time.time())
+    STATUS_CACHE.store(base_url, info)
+    return info
+
+
+def poll_balance(
+    base_url: str, key: str, info: RelayInfo, *, timeout=http.DEFAULT_TIMEOUT, prepaid=False
+) -> Balance:
+    """One routine poll; `prepaid`: the caller already reserved POLL_PATHS in the budget."""
+    jobs = {
+        p: (lambda p=p: call(base_url, p, key, timeout=timeout, prepaid=prepaid))
+        for p in POLL_PATHS
+    }
+    answers = fan_out(jobs)
+    balance = from_billing(info, answers[SUBSCRIPTION], answers[BILLING_USAGE])
+    if balance.answered_by and BILLING_USAGE not in balance.answered_by:
+        balance.notes.append("partial")  # the subscription answered, the usage did not
+    if info.generation == NEW_API_2026 and balance.reason in _ASK_USAGE_TOKEN:
+        usage = call(base_url, USAGE_TOKEN, key, timeout=timeout)
+        if _decisive(usage):
+            data = _usage_token_data(usage)
+            balance = from_usage_token(info, data) if data is not None else _denied(info, usage)
+            if data is not None:
+                balance.answered_by.append(USAGE_TOKEN)
+    return balance
