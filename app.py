@@ -108,6 +108,7 @@ DEFAULTS = {
     "ALERTS_ALLOW_HTTP": False,
     "ALERTS_ALLOW_ANY_HOST": False,
     "ALERTS_ALLOW_PRIVATE": False,
+    "ALERTS_TEST_RATE_LIMIT": "6/minute;60/hour",
     "LOGIN_RATE_LIMIT": "10/minute;60/hour",
     "LOGIN_USER_RATE_LIMIT": "5/minute;30/hour",
     "WTF_CSRF_TIME_LIMIT": None,

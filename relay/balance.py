@@ -9,6 +9,7 @@ from . import http
 from .calls import BILLING_USAGE, MODELS, SUBSCRIPTION, USAGE_TOKEN, call, fan_out
 from .classify import failure, status_from_denial
 from .info import NEW_API_2026, ONE_API, STATUS_CACHE, RelayInfo, fetch_status
+from .values import number, timestamp
 
 UNLIMITED_SENTINEL = 100000000  # what the billing pair sends for an unlimited token
 
@@ -92,10 +93,10 @@ def combine(info: RelayInfo, answers: dict[str, http.Answer]) -> Balance:
 def from_usage_token(info: RelayInfo, data: dict) -> Balance:
     """new-api's /api/usage/token: raw quota, token scope, works for spent and expired keys."""
     unlimited = bool(data.get("unlimited_quota"))
-    used = info.from_quota(_num(data.get("total_used")))
-    total = None if unlimited else info.from_quota(_num(data.get("total_granted")))
-    remaining = None if unlimited else info.from_quota(_num(data.get("total_available")))
-    expires = int(_num(data.get("expires_at"))) or None
+    used = info.from_quota(number(data.get("total_used")))
+    total = None if unlimited else info.from_quota(number(data.get("total_granted")))
+    remaining = None if unlimited else info.from_quota(number(data.get("total_available")))
+    expires = timestamp(data.get("expires_at"))
     balance = Balance(
         status=_status(unlimited, remaining, expires),
         info=info,
@@ -119,13 +120,13 @@ def from_billing(info: RelayInfo, sub: http.Answer | None, usage: http.Answer | 
     """The OpenAI-style billing pair: hard_limit_usd and total_usage/100, in the display unit."""
     if sub is None or not sub.ok or not isinstance(sub.data, dict):
         return _failed(info, [a for a in (sub, usage) if a is not None])
-    hard = _num(sub.data.get("hard_limit_usd"))
+    hard = number(sub.data.get("hard_limit_usd"))
     # Exactly the sentinel: in raw-quota display a big token can exceed 1e8 legitimately.
     unlimited = abs(hard - UNLIMITED_SENTINEL) < 1e-6
-    access_until = int(_num(sub.data.get("access_until"))) or None
+    access_until = timestamp(sub.data.get("access_until"))
     used = None
     if usage is not None and usage.ok and isinstance(usage.data, dict):
-        used = _num(usage.data.get("total_usage")) / 100
+        used = number(usage.data.get("total_usage")) / 100
     balance = Balance(status="active", info=info, unit=info.unit, unlimited=unlimited)
     balance.answered_by.append(SUBSCRIPTION)
     balance.used = _round(used)
@@ -189,12 +190,6 @@ def _status(unlimited: bool, remaining: float | None, expires_at: int | None) ->
     if not unlimited and remaining is not None and remaining <= 0:
         return "exhausted"
     return "active"
-
-
-def _num(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0.0
-    return float(value)
 
 
 def _round(value: float | None) -> float | None:

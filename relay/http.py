@@ -12,8 +12,11 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import redact
+from .values import finite_float, reject_constant
 
 redact.install()
+
+MAX_RETRY_AFTER = 3600.0
 
 # Connect fast-fails a dead host; read covers a slow but alive relay.
 DEFAULT_TIMEOUT = (3.0, 10.0)
@@ -120,7 +123,11 @@ def classify(path: str, status: int, headers, body: bytes, elapsed_ms: float = 0
         kind = NOT_FOUND if status == 404 else (HTML if status < 400 else SERVER_ERROR)
         return Answer(path, kind, status, **_t(elapsed_ms))
     try:
-        data = json.loads(body) if body.strip() else None
+        data = (
+            json.loads(body, parse_float=finite_float, parse_constant=reject_constant)
+            if body.strip()
+            else None
+        )
     except ValueError:
         return Answer(path, MALFORMED, status, **_t(elapsed_ms))
     message = error_message(data)
@@ -162,9 +169,11 @@ def _ms(started: float) -> float:
 def _retry_after(headers) -> float | None:
     value = headers.get("Retry-After", "")
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None
+    # An absurd hint (inf, 1e12) must not block a relay until the process restarts.
+    return min(max(0.0, seconds), MAX_RETRY_AFTER) if seconds == seconds else None
 
 
 def _is_reset(exc: Exception) -> bool:

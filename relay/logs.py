@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from . import http
 from .calls import LOG_TOKEN, call
 from .info import NEW_API_2025, ONE_API, RelayInfo
+from .values import number, timestamp
 
 CONSUME = 2  # log type of a billed request
 WINDOW = 1000  # new-api 2026 returns only the newest MaxRecentItems rows
@@ -68,11 +69,14 @@ def parse_row(item: object, info: RelayInfo) -> LogRow | None:
     """One Log dict → LogRow; rows that are not billed requests are dropped."""
     if not isinstance(item, dict) or _int(item.get("type")) != CONSUME:
         return None
+    created_at = timestamp(item.get("created_at"))
+    if created_at is None:
+        return None
     other = _other(item.get("other"))
     quota = _int(item.get("quota"))
     frt = other.get("frt")
     return LogRow(
-        created_at=_int(item.get("created_at")),
+        created_at=created_at,
         model=str(item.get("model_name") or ""),
         prompt_tokens=_int(item.get("prompt_tokens")),
         completion_tokens=_int(item.get("completion_tokens")),
@@ -80,7 +84,7 @@ def parse_row(item: object, info: RelayInfo) -> LogRow | None:
         cost=round(info.from_quota(quota), 8),
         use_time_s=_int(item.get("use_time")),
         is_stream=bool(item.get("is_stream")),
-        frt_ms=int(frt) if isinstance(frt, int | float) and frt > 0 else None,
+        frt_ms=int(number(frt)) if number(frt) > 0 else None,
         cache_tokens=_int(other.get("cache_tokens")),
         token_name=str(item.get("token_name") or ""),
         request_id=str(item.get("request_id") or ""),
@@ -105,12 +109,10 @@ def _other(raw: object) -> dict:
 
 
 def _int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0
-    return int(value)
+    return int(number(value))
 
 
 def _float(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    return number(value)

@@ -86,3 +86,29 @@ def test_it_never_stores_the_password(app, make_user):
         user = find_user("alice")
         assert user.password_hash.startswith("scrypt:")
         assert PASSWORD not in user.password_hash
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "//evil.example", "/\\evil.example"])
+def test_it_never_redirects_off_site_after_login(client, make_user, target):
+    """A crafted next= (tab, double slash, backslash) lands on our own site."""
+    make_user("alice")
+    response = client.post(
+        "/login", data={"username": "alice", "password": PASSWORD, "next": target}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] in ("/", "http://localhost/")
+    switch = client.post("/lang", data={"lang": "en", "next": target})
+    assert switch.headers["Location"] in ("/", "http://localhost/")
+
+
+def test_it_ends_sessions_when_the_password_changes(app, client, make_user):
+    """A reset password logs out every existing session."""
+    make_user("alice")
+    login(client, "alice")
+    assert client.get("/keys").status_code == 200
+    runner = app.test_cli_runner()
+    runner.invoke(
+        args=["users", "set-password", "alice", "--password-stdin"], input="brandnew123\n"
+    )
+    assert client.get("/keys").status_code == 302
+    assert login(client, "alice", "brandnew123").status_code == 303

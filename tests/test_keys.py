@@ -9,6 +9,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from app import db
+from blueprints.alerts.models import Channel
+from blueprints.auth.service import create_user
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.keys.vault import vault
 from tests.conftest import login, make_app
@@ -60,6 +62,8 @@ def test_it_stores_only_ciphertext(app, alice, fake):
         ({"poll_minutes": "0.5"}, "between 1 and 1440"),
         ({"low_threshold": "-3"}, "at least 0"),
         ({"low_threshold": "lots"}, "not a number"),
+        ({"poll_minutes": "1e308"}, "between 1 and 1440"),
+        ({"poll_minutes": "nan"}, "not a number"),
         ({"provider": "nope"}, "provider from the list"),
     ],
 )
@@ -213,11 +217,37 @@ def test_it_rotates_encryption_to_the_first_key(tmp_path, fake):
     runner.invoke(args=["keys", "add", "--user", "alice", "--provider", "fake"], input=token.key)
     rotated_app = make_app(tmp_path, FERNET_KEYS=f"{new},{old}")
     result = rotated_app.test_cli_runner().invoke(args=["keys", "rotate-encryption"])
-    assert "re-encrypted 1 key(s)" in result.output
+    assert "re-encrypted 1 row(s)" in result.output
     only_new = make_app(tmp_path, FERNET_KEYS=new)
     with only_new.app_context():
         [row] = db.session.scalars(db.select(TrackedKey)).all()
         assert vault().decrypt(row.ciphertext) == token.key
+
+
+def test_it_rotates_alert_channel_urls_too(tmp_path):
+    """Webhook URLs (they carry bot tokens) are rotated with the keys."""
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    app = make_app(tmp_path, FERNET_KEYS=old)
+    url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc123"
+    with app.app_context():
+        user = create_user("alice", "password123")
+        channel = Channel(
+            user_id=user.id,
+            kind="wecom",
+            name="ops",
+            url_ciphertext=vault().encrypt(url),
+            url_hint="qyapi…c123",
+        )
+        db.session.add(channel)
+        db.session.commit()
+    rotated = make_app(tmp_path, FERNET_KEYS=f"{new},{old}")
+    assert (
+        "re-encrypted 1 row(s)"
+        in rotated.test_cli_runner().invoke(args=["keys", "rotate-encryption"]).output
+    )
+    with make_app(tmp_path, FERNET_KEYS=new).app_context():
+        [row] = db.session.scalars(db.select(Channel)).all()
+        assert vault().decrypt(row.url_ciphertext) == url
 
 
 def test_it_warns_when_the_request_budget_cannot_fit(app, alice, fake):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -456,3 +459,58 @@ def test_it_ignores_paused_keys_in_the_advice():
     provider = Provider(name="p", base_url="http://x", request_budget=10, budget_seconds=180)
     keys = [TrackedKey(poll_interval=60, paused=True) for _ in range(50)]
     assert budget_advice(provider, keys) is None
+
+
+class OddRelay:
+    """A relay that answers well-formed JSON with absurd values (ms timestamps, inf hints)."""
+
+    def __init__(self, routes: dict[str, tuple[int, dict, bytes]]):
+        self.routes = routes
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(handler):  # noqa: N802 - stdlib name
+                status, headers, body = routes.get(handler.path.split("?")[0], (404, {}, b"{}"))
+                handler.send_response(status)
+                for name, value in {"Content-Type": "application/json", **headers}.items():
+                    handler.send_header(name, value)
+                handler.send_header("Content-Length", str(len(body)))
+                handler.end_headers()
+                handler.wfile.write(body)
+
+            def log_message(handler, *args):  # quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_it_survives_absurd_numbers_from_one_relay(app, fake, track):
+    """A ms timestamp or Retry-After: inf on one relay never stalls the keys behind it."""
+    status = json.dumps({"success": True, "data": {"quota_per_unit": 500000, "chat_link": ""}})
+    odd = OddRelay(
+        {
+            "/api/status": (200, {}, status.encode()),
+            "/v1/dashboard/billing/subscription": (
+                200,
+                {},
+                b'{"hard_limit_usd": 10, "access_until": 99999999999999999}',
+            ),
+            "/v1/dashboard/billing/usage": (200, {}, b'{"total_usage": 100}'),
+            "/v1/models": (429, {"Retry-After": "inf"}, b""),
+        }
+    )
+    try:
+        strange = track(odd, "sk-" + "o" * 48)
+        healthy = [track(fake, fake.add_token().key) for _ in range(3)]
+        for _ in range(2):
+            run_pass(app)
+        assert key_row(app, strange).status == "active"
+        assert key_row(app, strange).expires_at is None
+        assert all(key_row(app, k).status == "active" for k in healthy)
+    finally:
+        odd.stop()

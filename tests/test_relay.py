@@ -1117,3 +1117,33 @@ def test_it_does_not_cache_a_rate_limited_status_read(fake):
     fake.set_fault(STATUS, "429", times=1)
     assert relay.poll_info(fake.url, timeout=T) is None
     assert relay.STATUS_CACHE.peek(fake.url) is None
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"hard_limit_usd": 1e999}', b'{"hard_limit_usd": NaN}', b'{"x": -Infinity}']
+)
+def test_it_calls_non_finite_numbers_malformed(body):
+    """Python's json takes 1e999/NaN/Infinity; a relay answer with them is malformed, not inf."""
+    answer = relay.http.classify("/v1/dashboard/billing/subscription", 200, {}, body)
+    assert answer.kind == relay.http.MALFORMED
+
+
+def test_it_clamps_an_absurd_retry_after():
+    """Retry-After: inf (or 1e12) must not block a relay until the process restarts."""
+    for value in ("inf", "1e12", "nan"):
+        answer = relay.http.classify("/api/status", 429, {"Retry-After": value}, b"")
+        assert answer.retry_after is None or answer.retry_after <= relay.http.MAX_RETRY_AFTER
+
+
+def test_it_ignores_an_expiry_in_milliseconds():
+    """access_until 99999999999999 (ms by mistake, year 5138+) is not a date we can show."""
+    info = relay.RelayInfo(generation="one-api", answered=True)
+    sub = relay.http.Answer(
+        "/v1/dashboard/billing/subscription",
+        relay.http.OK,
+        200,
+        {"hard_limit_usd": 10, "access_until": 99999999999999 * 1000},
+    )
+    usage = relay.http.Answer("/v1/dashboard/billing/usage", relay.http.OK, 200, {"total_usage": 0})
+    balance = relay.balance.from_billing(info, sub, usage)
+    assert balance.status == "active" and balance.expires_at is None

@@ -8,10 +8,12 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import db, utcnow
+from blueprints.keys.vault import encrypted
 
 KINDS = ("webhook", "wecom", "dingtalk", "feishu")
 
 
+@encrypted("url_ciphertext", "secret_ciphertext")
 class Channel(db.Model):
     """Where a user's alerts go. The URL (it carries the bot's token) is stored encrypted."""
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from flask_login import current_user, login_required
+
+from app import limiter
 
 from . import pages, service
 from .texts import ui_text
@@ -46,8 +48,13 @@ def set_enabled(channel_id: int):
     return pages.row(channel)
 
 
+def _per_user() -> str:
+    return f"user:{current_user.get_id()}"
+
+
 @bp.post("/channels/<int:channel_id>/test")
 @login_required
+@limiter.limit(lambda: current_app.config["ALERTS_TEST_RATE_LIMIT"], key_func=_per_user)
 def test(channel_id: int):
     """Send a test message now; the row shows how it went."""
     channel = service.channel_of(current_user, channel_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 
 from flask import abort, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
@@ -14,9 +15,13 @@ from .models import User
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """The logged-in user, if still present."""
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def load_user(session_id: str) -> User | None:
+    """The logged-in user, if still present and the password unchanged since login."""
+    user_id, _, stamp = session_id.partition(".")
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    if user is None or not hmac.compare_digest(stamp, user.password_hash[-12:]):
+        return None
+    return user
 
 
 @login_manager.unauthorized_handler

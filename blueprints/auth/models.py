@@ -29,6 +29,10 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
 
+    def get_id(self) -> str:
+        """Session id: the row id plus a slice of the password hash, so a reset ends sessions."""
+        return f"{self.id}.{self.password_hash[-12:]}"
+
     @property
     def is_active(self) -> bool:
         """Disabled users cannot log in and lose their sessions."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import request
@@ -20,8 +21,14 @@ def select_locale() -> str:
 
 
 def safe_next(target: str | None) -> str:
-    """A same-site path to return to after switching language (never an open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """A same-site path to return to (never an open redirect, never a header injection)."""
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return "/"
+    # Browsers drop tabs/newlines and read "\\" as "/", so "/\t/evil" would become "//evil".
+    if any(c.isspace() or ord(c) < 32 or c == "\\" for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
         return "/"
     return target
 

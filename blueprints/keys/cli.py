@@ -96,5 +96,5 @@ def list_command(username: str | None, as_json: bool) -> None:
 
 @bp.cli.command("rotate-encryption")
 def rotate_command() -> None:
-    """Re-encrypt every stored key under the first key in RELAYDASH_FERNET_KEYS."""
-    click.echo(f"re-encrypted {service.rotate_encryption()} key(s)")
+    """Re-encrypt every stored secret under the first key in RELAYDASH_FERNET_KEYS."""
+    click.echo(f"re-encrypted {service.rotate_encryption()} row(s)")

@@ -28,7 +28,7 @@ def settings(form) -> dict:
         "label": (form.get("label") or "").strip(),
         "low_threshold": _number(form.get("low_threshold"), float),
         "expiry_warn_days": _number(form.get("expiry_warn_days"), int, 7),
-        "poll_interval": round(_number(form.get("poll_minutes"), float, 10) * 60),
+        "poll_interval": _interval(form.get("poll_minutes")),
     }
 
 
@@ -40,6 +40,14 @@ def new_key(form, include_hidden: bool = True) -> dict:
     values = settings(form)
     values["label"] = values["label"] or ""
     return {"provider": provider, "raw_key": form.get("key") or "", **values}
+
+
+def _interval(text) -> int:
+    # Range-check minutes before multiplying: 1e308 × 60 overflows.
+    minutes = _number(text, float, 10)
+    if not 1 <= minutes <= 1440:
+        raise KeyInputError("bad_interval")
+    return round(minutes * 60)
 
 
 def _number(text, kind, default=None):

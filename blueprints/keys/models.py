@@ -16,10 +16,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app import db, utcnow
 from blueprints.providers.models import Provider
 
+from .vault import encrypted
+
 DEFAULT_INTERVAL = 600
 MIN_INTERVAL = 60
 
 
+@encrypted("ciphertext")
 class TrackedKey(db.Model):
     """A relay key someone asked us to watch. The key itself exists only as Fernet ciphertext."""
 

@@ -39,11 +39,10 @@ def budget_warnings(keys: list[TrackedKey]) -> list[str]:
         if advice is None:
             continue
         text = _(
-            "%(provider)s: %(keys)s keys at their intervals need about %(needed)s calls "
+            "%(provider)s: the keys tracked on it need about %(needed)s calls "
             "per %(seconds)s s, but the request budget is %(budget)s. "
             "Polls are spread out and run late.",
             provider=provider.name,
-            keys=advice["keys"],
             needed=advice["calls_needed"],
             seconds=advice["budget_seconds"],
             budget=advice["budget"],

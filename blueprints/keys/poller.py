@@ -196,7 +196,11 @@ def _store(outcomes: list[Outcome], fixed_now: datetime | None) -> tuple[list[Ba
         if key is None:
             continue  # deleted while it was being polled
         previous = key.status
-        sample = record(key, outcome, now)
+        try:
+            sample = record(key, outcome, now)
+        except Exception as exc:  # one odd answer must not stall every key behind it
+            log.error("recording key %s failed: %s", key.id, type(exc).__name__)
+            sample = record(key, Outcome(key.id, error="internal_error"), now)
         db.session.add(sample)
         events.append((key, sample, previous))
         failed += sample.status in FAILED

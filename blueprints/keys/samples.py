@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from relay import Balance
@@ -41,6 +41,10 @@ class Outcome:
 def record(key: TrackedKey, outcome: Outcome, now: datetime) -> BalanceSample:
     """Update the key from the outcome and return the (unsaved) sample."""
     b = outcome.balance
+    if b is not None and not b.info.answered and key.unit and b.unit != key.unit:
+        # /api/status failed, so the unit is a guess that contradicts what we know: keep the
+        # status, drop the numbers rather than store CNY or raw quota labelled USD.
+        b = replace(b, unit=None, total=None, used=None, remaining=None, unlimited=key.unlimited)
     status = b.status if b is not None else "error"
     reason = b.reason if b is not None else outcome.error
     if b is not None and reason is None and "partial" in b.notes:
@@ -68,9 +72,11 @@ def _numbers(key: TrackedKey, b: Balance) -> None:
     if b.unit and (b.total is not None or b.used is not None or b.unlimited):
         key.unit, key.total, key.used, key.remaining = b.unit, b.total, b.used, b.remaining
         key.unlimited = b.unlimited
+        # A reading with numbers is authoritative about expiry too: "never" clears an old date.
+        key.expires_at = datetime.fromtimestamp(b.expires_at, UTC) if b.expires_at else None
     elif b.status == "exhausted" and not key.unlimited:
         key.remaining = 0.0  # the relay refused the key for exactly this reason
-    if b.expires_at:
+    elif b.expires_at:
         key.expires_at = datetime.fromtimestamp(b.expires_at, UTC)
     if b.token_name:
         key.token_name = b.token_name[:128]

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import abort
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from app import db, utcnow
@@ -14,7 +15,7 @@ from blueprints.lookup.keys import BadInput, clean_key
 from blueprints.providers.models import Provider
 
 from .models import DEFAULT_INTERVAL, MIN_INTERVAL, BalanceSample, TrackedKey
-from .vault import vault
+from .vault import rotate_all, vault
 
 MAX_INTERVAL = 24 * 3600
 
@@ -59,7 +60,12 @@ def add_key(
     )
     _apply(tracked, label or f"…{key[-4:]}", low_threshold, expiry_warn_days, poll_interval)
     db.session.add(tracked)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError as error:
+        # The same key added twice at once: the unique (user, fingerprint) caught the second.
+        db.session.rollback()
+        raise KeyInputError("duplicate_key") from error
     return tracked
 
 
@@ -183,9 +189,5 @@ def import_keys(user: User, provider: Provider, lines: list[str]) -> dict[str, i
 
 
 def rotate_encryption() -> int:
-    """Re-encrypt every stored key under the first Fernet key."""
-    keys = list(db.session.scalars(select(TrackedKey)))
-    for tracked in keys:
-        tracked.ciphertext = vault().rotate(tracked.ciphertext)
-    db.session.commit()
-    return len(keys)
+    """Re-encrypt every stored secret (keys, alert channel URLs) under the first Fernet key."""
+    return rotate_all()

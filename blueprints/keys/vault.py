@@ -9,8 +9,9 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
+from sqlalchemy import select
 
-from app import instance_secret
+from app import db, instance_secret
 
 
 class Vault:
@@ -54,6 +55,34 @@ def fernet_keys(app: Flask) -> list[str]:
     return [path.read_text().strip()]
 
 
+# (model, ciphertext columns) of every table holding Fernet ciphertext, for rotation.
+ENCRYPTED: list[tuple[type, tuple[str, ...]]] = []
+
+
+def encrypted(*columns: str):
+    """Class decorator: register a model's ciphertext columns so rotation covers them."""
+
+    def register(model: type) -> type:
+        ENCRYPTED.append((model, columns))
+        return model
+
+    return register
+
+
+def rotate_all() -> int:
+    """Re-encrypt every registered ciphertext under the first key, in one transaction."""
+    rows = 0
+    for model, columns in ENCRYPTED:
+        for row in db.session.scalars(select(model)):
+            for column in columns:
+                token = getattr(row, column)
+                if token:
+                    setattr(row, column, vault().rotate(token))
+            rows += 1
+    db.session.commit()
+    return rows
+
+
 def init_app(app: Flask) -> None:
     """Build the vault once per app."""
     secret = app.config.get("FINGERPRINT_SECRET") or instance_secret(
@@ -67,4 +96,4 @@ def vault() -> Vault:
     return current_app.extensions["vault"]
 
 
-__all__ = ["InvalidToken", "Vault", "init_app", "vault"]
+__all__ = ["InvalidToken", "Vault", "encrypted", "init_app", "rotate_all", "vault"]

@@ -25,6 +25,11 @@ def public_provider(name: str | None) -> Provider:
     return provider
 
 
+def budget(provider: Provider) -> None:
+    """Apply the provider's request budget in this process before spending any of it."""
+    relay.BUDGETS.configure(provider.base_url, provider.request_budget, provider.budget_seconds)
+
+
 def timeouts() -> tuple[float, float]:
     """(connect, read) seconds for relay calls."""
     config = current_app.config
@@ -37,6 +42,7 @@ def lookup_key(provider: Provider, key: str) -> relay.Balance:
     cached = RESULTS.get(name)
     if cached is not None:
         return cached
+    budget(provider)
     balance = relay.lookup(provider.base_url, key, timeout=timeouts())
     if balance.status in _CACHEABLE:
         RESULTS.set(name, balance, current_app.config["RESULT_CACHE_SECONDS"])
@@ -49,6 +55,7 @@ def load_log(provider: Provider, key: str) -> relay.LogResult:
     cached = LOGS.get(name)
     if cached is not None:
         return cached
+    budget(provider)
     info = relay.relay_info(provider.base_url, timeouts())
     result = relay.fetch_logs(provider.base_url, key, info, timeout=timeouts())
     if result.rows is not None:

@@ -15,7 +15,8 @@ from .models import Provider
 DEFAULT_BUDGET = (150, 180)
 MAX_BUDGET_CALLS = 100_000
 MAX_BUDGET_SECONDS = 86_400
-_BUDGET = re.compile(r"(\d+)\s*/\s*(\d+)\s*s?")
+# Bounded digit counts: int() refuses more than 4300 digits, and no sane budget needs more than 9.
+_BUDGET = re.compile(r"([0-9]{1,9})\s*/\s*([0-9]{1,9})\s*s?")
 
 # Tracked keys point at providers, not the reverse: a bare table construct lets us count and
 # delete them without importing the keys feature (which imports this one).

@@ -9,16 +9,25 @@ from flask import Blueprint, current_app
 
 from blueprints.keys.poller import poll_once
 
-from .runner import run_forever, stop_in_process
+from .lease import acquire, holder_of, release
+from .runner import LEASE, lease_ttl, make_holder, run_forever, stop_in_process
 
 bp = Blueprint("scheduler", __name__, cli_group=None)
 
 
 @bp.cli.command("poll-once")
 def poll_once_command() -> None:
-    """Poll every due key once now and print a one-line summary."""
-    stop_in_process(current_app._get_current_object())
-    click.echo(poll_once().summary())
+    """Poll every due key once now (taking the scheduler lease) and print a summary."""
+    app = current_app._get_current_object()
+    stop_in_process(app)
+    holder = make_holder()
+    if not acquire(LEASE, holder, lease_ttl(app)):
+        # Two passes at once would double the relay calls and the alerts.
+        raise click.ClickException(f"a scheduler is running ({holder_of(LEASE)}); it polls already")
+    try:
+        click.echo(poll_once().summary())
+    finally:
+        release(LEASE, holder)
 
 
 @bp.cli.command("scheduler")

@@ -52,7 +52,7 @@ def make_holder() -> str:
 def run_guarded(app: Flask, holder: str, target: str) -> object:
     """Run one job in a fresh app context, only while `holder` holds the lease."""
     with app.app_context():
-        if not acquire(LEASE, holder, _ttl(app)):
+        if not acquire(LEASE, holder, lease_ttl(app)):
             return None
         try:
             result = ref_to_obj(target)()
@@ -67,7 +67,7 @@ def run_guarded(app: Flask, holder: str, target: str) -> object:
 def keep_lease(app: Flask, holder: str) -> bool:
     """Renew the lease (or take it over once it has expired); log when that changes."""
     with app.app_context():
-        held = acquire(LEASE, holder, _ttl(app))
+        held = acquire(LEASE, holder, lease_ttl(app))
     if _holding.get(holder) != held:
         log.info("scheduler %s %s the lease", holder, "holds" if held else "waits for")
         _holding[holder] = held
@@ -141,5 +141,5 @@ def run_forever(app: Flask) -> None:
             release(LEASE, holder)
 
 
-def _ttl(app: Flask) -> float:
+def lease_ttl(app: Flask) -> float:
     return float(app.config.get("LEASE_SECONDS", 20))
