@@ -336,6 +336,9 @@ def _spa(title: str) -> bytes:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a batch fans out 20+ connections at once, and
+    # dropped SYNs would turn into connect timeouts that no real relay (backlog 4096) causes.
+    request_queue_size = 256
     relay: FakeRelay
 
     def handle_error(self, request: Any, client_address: Any) -> None:
