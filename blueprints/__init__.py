@@ -16,8 +16,9 @@ from .lookup import bp as lookup
 from .providers import bp as providers
 from .scheduler import bp as scheduler
 from .scheduler.runner import start_in_process
+from .usage import bp as usage
 
-BLUEPRINTS = (core, providers, lookup, auth, keys, alerts, admin, scheduler)
+BLUEPRINTS = (core, providers, lookup, auth, keys, alerts, usage, admin, scheduler)
 
 
 def init_app(app: Flask) -> None:

@@ -9,6 +9,7 @@ every query, so rows are matched by a hash of their content instead.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +24,10 @@ from relay.http import RATE_LIMITED
 from relay.info import NEW_API_2025, NEW_API_2026
 
 from .models import BalanceSample, TrackedKey, UsageRecord
+from .signals import usage_ingested
 from .vault import InvalidToken, Vault, vault
+
+log = logging.getLogger(__name__)
 
 OVERLAP = 300  # seconds re-read below the cursor: rows that landed late or share a second
 SCAN = 50  # candidate keys looked at per pass
@@ -52,9 +56,10 @@ def ingest_logs(pool, now: datetime, timeout) -> tuple[int, int]:
         (key, pool.submit(_read, secrets, key.ciphertext, url, info, timeout))
         for key, url, info in jobs
     ]
-    added = sum(_store(key, future.result(), now) for key, future in futures)
+    stored = [(key.id, _store_safely(key, future, now)) for key, future in futures]
     db.session.commit()
-    return len(jobs), added
+    _announce(stored)
+    return len(jobs), sum(len(rows) for _, rows in stored)
 
 
 def _candidates() -> list[tuple[TrackedKey, str]]:
@@ -76,6 +81,19 @@ def _candidates() -> list[tuple[TrackedKey, str]]:
         .execution_options(populate_existing=True)  # the pass keeps rows loaded across commits
     )
     return [(key, url) for key, url in db.session.execute(query)]
+
+
+def _announce(stored: list[tuple[int, list[tuple[datetime, str]]]]) -> None:
+    """Tell listeners (usage rollups) which rows landed; a listener's bug never stops the pass."""
+    app = current_app._get_current_object()
+    for key_id, rows in stored:
+        if not rows:
+            continue
+        try:
+            usage_ingested.send(app, key_id=key_id, rows=rows)
+        except Exception as exc:
+            db.session.rollback()
+            log.error("usage_ingested listener failed for key %s: %s", key_id, type(exc).__name__)
 
 
 def _affordable(base_url: str, headroom: int) -> bool:
@@ -112,12 +130,22 @@ def _read(secrets: Vault, ciphertext: bytes, base_url: str, info, timeout):
     return relay.fetch_logs(base_url, key, info, timeout=timeout, prepaid=True)
 
 
-def _store(key: TrackedKey, result, now: datetime) -> int:
-    """Insert the rows not stored yet; move the cursor. Returns how many were new."""
+def _store_safely(key: TrackedKey, future, now: datetime) -> list[tuple[datetime, str]]:
+    """_store, but an odd log never stops the pass; the key is not re-read until it moves."""
+    try:
+        return _store(key, future.result(), now)
+    except Exception as exc:
+        log.error("log ingestion failed for key %s: %s", key.id, type(exc).__name__)
+        key.log_checked_at = now
+        return []
+
+
+def _store(key: TrackedKey, result, now: datetime) -> list[tuple[datetime, str]]:
+    """Insert the rows not stored yet; move the cursor. Returns (created_at, model) of new rows."""
     if result is None or result.rows is None:
         if result is None or result.answer.kind != RATE_LIMITED:
             key.log_checked_at = now  # refused for good (invalid key…): wait for a change
-        return 0
+        return []
     floor = max(0, key.log_cursor - OVERLAP) if key.log_cursor else 0
     fresh = [row for row in result.rows if row.created_at >= floor]
     known = set(
@@ -127,12 +155,13 @@ def _store(key: TrackedKey, result, now: datetime) -> int:
             )
         )
     )
-    added = 0
+    added = []
     for row, digest in digests(fresh):
         if digest in known:
             continue
-        db.session.add(_record(key.id, row, digest, result.unit))
-        added += 1
+        record = _record(key.id, row, digest, result.unit)
+        db.session.add(record)
+        added.append((record.created_at, record.model))
     if fresh:
         key.log_cursor = max(key.log_cursor or 0, max(row.created_at for row in fresh))
     key.log_checked_at = now
