@@ -87,6 +87,7 @@ def server_error(error: Exception):
 # (endpoint, label, admins only): shown to logged-in users when the feature is installed.
 MEMBER_NAV = (
     ("keys.index", _l("My keys"), False),
+    ("usage.index", _l("Usage"), False),
     ("alerts.index", _l("Alerts"), False),
     ("admin.providers", _l("Admin"), True),
 )

@@ -102,7 +102,8 @@ def burn_rate(rows: Sequence, days: int = 7, *, today: date) -> float | None:
     (nothing is known about them yet), nor today (it is not over).
     """
     first_day = today - timedelta(days=days)
-    present = [row for row in rows if first_day <= row.day < today]
+    # A day with logged requests but no poll has spend None: it says nothing about the balance.
+    present = [row for row in rows if first_day <= row.day < today and row.spend is not None]
     if not present:
         return None
     span = (max(r.day for r in present) - min(r.day for r in present)).days + 1

@@ -1,0 +1,302 @@
+"""Plotly figures for the usage pages: pure builders on query rows, sent to the browser as JSON.
+
+No database access here. Money is in one unit per figure (the caller never mixes units). Times
+are shown in the viewer's zone (`tz`, as in queries.py); days are the local days of the rows.
+static/js/charts.js draws the JSON and sets colours for light or dark mode.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from flask_babel import gettext as _
+
+from .days import Zone, strict_zone
+from .kpis import Runway
+from .queries import DayRow, ModelDay, Point, TokenDay
+
+DAY_MS = 86_400_000
+BAR_WIDTH = DAY_MS * 0.8  # a fixed width: sparse days would otherwise get bars weeks wide
+DAILY_TICKS_UP_TO = 14  # days; below this a tick per day, so few bars never get hour ticks
+MAX_MODELS = 10  # more models than this are summed into "Other"
+COLORS = [
+    "#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6",
+    "#06b6d4", "#ec4899", "#84cc16", "#f97316", "#64748b",
+]  # fmt: skip
+TOPUP_COLOR = "#16a34a"
+SYMBOLS = {"USD": "$", "CNY": "¥"}
+
+
+def figure_json(fig: go.Figure) -> str:
+    """Compact JSON for a data-figure attribute; <, > and & escaped so it never closes a tag."""
+    text = pio.to_json(fig, pretty=False, remove_uids=True)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def remaining_chart(
+    points: Sequence[Point],
+    threshold: float | None,
+    runway: Runway | None,
+    unit: str | None,
+    *,
+    tz: Zone = None,
+) -> go.Figure:
+    """Remaining balance over time, the low-balance threshold and a dashed projection to empty."""
+    zone = strict_zone(tz)
+    points = [p for p in points if unit is None or p.unit in (None, unit)]
+    fig = _figure(_("Remaining"), unit, hoverformat="%Y-%m-%d %H:%M")
+    if not points:
+        return _empty(fig)
+    values = [p.remaining for p in points]
+    fig.add_trace(
+        go.Scatter(
+            x=[_local(p.at, zone) for p in points],
+            y=values,
+            mode="lines",
+            name=_("Remaining"),
+            line={"width": 2},
+            hovertemplate=_money(unit, values),
+        )
+    )
+    last = points[-1]
+    if _projects(runway, last):
+        fig.add_trace(
+            go.Scatter(
+                x=[_local(last.at, zone), _local(runway.empty_at, zone)],
+                y=[last.remaining, 0],
+                mode="lines",
+                name=_("Projection"),
+                line={"dash": "dash", "width": 1.5, "color": COLORS[0]},
+                hovertemplate=_money(unit, values),
+            )
+        )
+    if threshold is not None:
+        fig.add_hline(
+            y=threshold,
+            line={"dash": "dash", "width": 1, "color": "#f59e0b"},
+            label={"text": _("Low balance"), "textposition": "end", "font": {"size": 11}},
+        )
+    return fig
+
+
+def _projects(runway: Runway | None, last: Point) -> bool:
+    """A projection is drawn only towards an empty date after the last reading, from above zero."""
+    return (
+        runway is not None
+        and runway.empty_at is not None
+        and runway.empty_at > last.at
+        and last.remaining > 0
+    )
+
+
+def daily_spend_chart(
+    rows: Sequence[DayRow],
+    topups: Iterable[tuple[date | datetime, float]] | None,
+    unit: str | None,
+    *,
+    tz: Zone = None,
+) -> go.Figure:
+    """Spend per local day as bars (days without readings stay gaps), top-ups as markers.
+
+    `topups` are (time or day, amount) pairs such as queries.topup_hours(); datetimes fall on
+    their local day in `tz`. None takes the top-ups from the rows.
+    """
+    rows = [r for r in rows if r.spend is not None and (unit is None or r.unit in (None, unit))]
+    fig = _figure(_("Spend"), unit, days=[r.day for r in rows])
+    if not rows:
+        return _empty(fig)
+    spend = {r.day: r.spend for r in rows}
+    fig.add_trace(_bars([r.day for r in rows], [r.spend for r in rows], _("Spend"), unit))
+    by_day: dict[date, float] = defaultdict(float)
+    if topups is None:
+        topups = [(r.day, r.topup) for r in rows if r.topup]
+    zone = strict_zone(tz)
+    for when, amount in topups:
+        if amount and amount > 0:
+            by_day[when.astimezone(zone).date() if isinstance(when, datetime) else when] += amount
+    if by_day:
+        days = sorted(by_day)
+        amounts = [by_day[d] for d in days]
+        fig.add_trace(
+            go.Scatter(
+                x=[d.isoformat() for d in days],
+                y=[
+                    spend.get(d, 0.0) for d in days
+                ],  # on top of the day's bar, not on its own scale
+                customdata=amounts,
+                mode="markers",
+                name=_("Top-up"),
+                marker={"symbol": "triangle-up", "size": 12, "color": TOPUP_COLOR},
+                hovertemplate="+" + _money(unit, amounts, "customdata"),
+            )
+        )
+    return fig
+
+
+def model_spend_chart(rows: Sequence[ModelDay], unit: str | None) -> go.Figure:
+    """Logged spend per model, stacked by day; the most expensive models first."""
+    rows = [r for r in rows if unit is None or r.unit in (None, unit)]
+    totals: dict[str, float] = defaultdict(float)
+    for row in rows:
+        totals[row.model] += row.cost or 0.0
+    ranked = sorted(totals, key=lambda m: (-totals[m], m))
+    keep = set(ranked[:MAX_MODELS] if len(ranked) <= MAX_MODELS else ranked[: MAX_MODELS - 1])
+    other = _("Other")
+    series: dict[str, dict[date, float]] = {m: {} for m in ranked if m in keep}
+    for row in rows:
+        name = row.model if row.model in keep else other
+        day_costs = series.setdefault(name, {})
+        day_costs[row.day] = day_costs.get(row.day, 0.0) + (row.cost or 0.0)
+    fig = _figure(_("Spend"), unit, days=[r.day for r in rows], barmode="stack")
+    for name, costs in series.items():
+        days = sorted(costs)
+        label = name if name is other else _plain(name or "?")
+        fig.add_trace(_bars(days, [costs[d] for d in days], label, unit))
+    return fig if rows else _empty(fig)
+
+
+def tokens_chart(rows: Sequence[TokenDay]) -> go.Figure:
+    """Prompt and completion tokens per local day, stacked."""
+    fig = _figure(_("Tokens"), None, days=[r.day for r in rows], barmode="stack")
+    if not rows:
+        return _empty(fig)
+    days = [r.day for r in rows]
+    fig.add_trace(_bars(days, [r.prompt_tokens for r in rows], _("Prompt"), None))
+    fig.add_trace(_bars(days, [r.completion_tokens for r in rows], _("Completion"), None))
+    return fig
+
+
+def requests_chart(rows: Sequence[TokenDay | DayRow]) -> go.Figure:
+    """Logged requests per local day."""
+    rows = [r for r in rows if r.requests]
+    fig = _figure(_("Requests"), None, days=[r.day for r in rows])
+    if not rows:
+        return _empty(fig)
+    fig.add_trace(_bars([r.day for r in rows], [r.requests for r in rows], _("Requests"), None))
+    return fig
+
+
+def overview_chart(
+    rows: Sequence[DayRow], labels: Mapping[int, str], unit: str | None
+) -> go.Figure:
+    """Daily spend of several keys, stacked by key; the biggest spenders first."""
+    rows = [r for r in rows if r.spend is not None and (unit is None or r.unit in (None, unit))]
+    per_key: dict[int, dict[date, float]] = defaultdict(dict)
+    for row in rows:
+        per_key[row.key_id][row.day] = per_key[row.key_id].get(row.day, 0.0) + row.spend
+    fig = _figure(_("Spend"), unit, days=[r.day for r in rows], barmode="stack")
+    for key_id in sorted(per_key, key=lambda k: (-sum(per_key[k].values()), k)):
+        days = sorted(per_key[key_id])
+        name = _plain(labels.get(key_id) or f"#{key_id}")
+        fig.add_trace(_bars(days, [per_key[key_id][d] for d in days], name, unit))
+    return fig if rows else _empty(fig)
+
+
+def sparkline(values: Sequence[float | None]) -> go.Figure:
+    """A tiny static line (None leaves a gap): no axes, no legend, no hover."""
+    fig = go.Figure(
+        go.Scatter(
+            x=list(range(len(values))),
+            y=list(values),
+            mode="lines",
+            line={"width": 1.5, "color": COLORS[0]},
+            hoverinfo="skip",
+        )
+    )
+    fig.update_layout(
+        template="none",  # plotly.js defaults; the "plotly" template is 8 kB of JSON
+        width=120,
+        height=32,
+        margin={"l": 1, "r": 1, "t": 2, "b": 2},
+        showlegend=False,
+        hovermode=False,
+        dragmode=False,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        xaxis={"visible": False, "fixedrange": True},
+        yaxis={"visible": False, "fixedrange": True},
+        meta={"static": True},  # charts.js: staticPlot, drawn when scrolled into view
+    )
+    return fig
+
+
+def unit_label(unit: str | None) -> str:
+    """The unit as shown in axis titles."""
+    return _("quota") if unit == "quota" else (unit or "")
+
+
+def _figure(
+    title: str, unit: str | None, *, hoverformat: str = "%Y-%m-%d", days=(), barmode=None
+) -> go.Figure:
+    label = unit_label(unit)
+    xaxis = {"type": "date", "hoverformat": hoverformat, "showgrid": False}
+    if days and (max(days) - min(days)).days < DAILY_TICKS_UP_TO:
+        xaxis.update(dtick=DAY_MS, tick0=min(days).isoformat(), tickformat="%b %-d")
+    fig = go.Figure()
+    fig.update_layout(
+        template="none",  # plotly.js defaults; the "plotly" template is 8 kB of JSON
+        colorway=COLORS,
+        height=320,
+        autosize=True,
+        margin={"l": 56, "r": 16, "t": 32, "b": 40},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        legend={
+            "orientation": "h",
+            "traceorder": "normal",  # biggest first, not Plotly's bottom-up order for stacks
+            "yanchor": "bottom",
+            "y": 1.02,
+            "xanchor": "left",
+            "x": 0,
+        },
+        hovermode="x unified",
+        barmode=barmode,
+        xaxis=xaxis,
+        yaxis={"title": {"text": f"{title} ({label})" if label else title}, "rangemode": "tozero"},
+    )
+    return fig
+
+
+def _empty(fig: go.Figure) -> go.Figure:
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.add_annotation(
+        text=_("No data yet"), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5
+    )
+    return fig
+
+
+def _bars(days: Sequence[date], values: Sequence[float], name: str, unit: str | None) -> go.Bar:
+    return go.Bar(
+        x=[d.isoformat() for d in days],
+        y=list(values),
+        name=name,
+        width=[BAR_WIDTH] * len(days),
+        hovertemplate=_money(unit, values) if unit else "%{y:,.0f}",
+    )
+
+
+def _money(unit: str | None, values: Sequence[float], field: str = "y") -> str:
+    """A hovertemplate for money: $ or ¥ before it, quota plain; cents unless amounts are tiny."""
+    if unit == "quota":
+        return f"%{{{field}:,.0f}} " + _("quota")
+    biggest = max((abs(v) for v in values if v is not None), default=0.0)
+    digits = 2 if biggest >= 1 or biggest == 0 else 4
+    symbol = SYMBOLS.get(unit or "", "")
+    suffix = "" if symbol or not unit else f" {unit}"
+    return f"{symbol}%{{{field}:,.{digits}f}}{suffix}"
+
+
+def _local(at: datetime, zone) -> str:
+    """An aware time as a naive local ISO string: Plotly date axes know no time zones."""
+    return at.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def _plain(text: str) -> str:
+    """User text (model names, key labels) shown as text, not as Plotly's HTML-like markup."""
+    return html.escape(str(text), quote=False)

@@ -1,0 +1,184 @@
+"""Everything the usage pages show, computed once per request from the rollup queries."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from app import utcnow
+from blueprints.keys.models import TrackedKey
+
+from . import charts, kpis, queries
+from .days import day_start
+
+RANGES = {"24h": 1, "7d": 7, "30d": 30, "90d": 90, "1y": 365}
+DEFAULT_RANGE = "30d"
+MAX_CUSTOM_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Span:
+    """The chosen range as local days (inclusive) plus the matching UTC instants."""
+
+    name: str
+    start: date
+    end: date
+    since: datetime
+    until: datetime
+
+
+def span_from(args, zone: tzinfo, now: datetime | None = None) -> Span:
+    """A preset range (24h … 1y) or a custom from/to (ISO dates); bad input → the default."""
+    now = now or utcnow()
+    today = now.astimezone(zone).date()
+    name = args.get("range", DEFAULT_RANGE)
+    if name == "custom":
+        try:
+            start = date.fromisoformat(args.get("from", ""))
+            end = date.fromisoformat(args.get("to", ""))
+        except ValueError:
+            name = DEFAULT_RANGE
+        else:
+            end = min(end, today)
+            if start <= end and (end - start).days < MAX_CUSTOM_DAYS:
+                return Span(name, start, end, day_start(start, zone), _end_of(end, zone, now))
+            name = DEFAULT_RANGE
+    name = name if name in RANGES else DEFAULT_RANGE
+    if name == "24h":
+        return Span(
+            name,
+            (now - timedelta(hours=24)).astimezone(zone).date(),
+            today,
+            now - timedelta(hours=24),
+            now,
+        )
+    start = today - timedelta(days=RANGES[name] - 1)
+    return Span(name, start, today, day_start(start, zone), now)
+
+
+def _end_of(day: date, zone: tzinfo, now: datetime) -> datetime:
+    return min(now, day_start(day + timedelta(days=1), zone))
+
+
+def key_report(key: TrackedKey, span: Span, zone: tzinfo, now: datetime | None = None) -> dict:
+    """KPIs, reconcile and the five figures for one key over the span."""
+    now = now or utcnow()
+    today = now.astimezone(zone).date()
+    days = queries.daily_spend([key.id], span.start, span.end, zone)
+    recent = queries.daily_spend([key.id], today - timedelta(days=30), today, zone, usage=False)
+    burn = kpis.burn_rate(recent, 7, today=today)
+    runway = kpis.runway(None if key.unlimited else key.remaining, burn, now)
+    inputs = queries.reconcile_inputs(key.id, span.since, span.until)
+    reconcile = kpis.reconcile(
+        inputs.logged_cost, inputs.balance_drop, topup=inputs.topup, capped=inputs.capped
+    )
+    tokens = queries.tokens_by_day(key.id, span.start, span.end, zone)
+    unit = key.unit or "USD"
+    return {
+        "span": span,
+        "days": days,
+        "windows": kpis.window_sums(recent, today=today),
+        "burn": burn,
+        "runway": runway,
+        "countdown": kpis.expiry_countdown(key.expires_at, now),
+        "reconcile": reconcile,
+        "inputs": inputs,
+        "figures": {
+            "remaining": charts.remaining_chart(
+                queries.remaining_series(key.id, span.since, span.until),
+                key.low_threshold,
+                runway,
+                unit,
+            ),
+            "spend": charts.daily_spend_chart(
+                days, queries.topup_hours(key.id, span.since, span.until), unit
+            ),
+            "models": charts.model_spend_chart(
+                queries.model_spend_by_day(key.id, span.start, span.end, zone), unit
+            ),
+            "tokens": charts.tokens_chart(tokens),
+            "requests": charts.requests_chart(tokens),
+        },
+    }
+
+
+def overview(keys: list[TrackedKey], zone: tzinfo, now: datetime | None = None) -> dict:
+    """My keys at a glance: totals per unit, spend windows, stacked daily spend, runway per key."""
+    now = now or utcnow()
+    today = now.astimezone(zone).date()
+    ids = [k.id for k in keys]
+    days = queries.daily_spend(ids, today - timedelta(days=29), today, zone, usage=False)
+    by_key: dict[int, list] = {}
+    for row in days:
+        by_key.setdefault(row.key_id, []).append(row)
+    rows = []
+    for key in keys:
+        mine = by_key.get(key.id, [])
+        burn = kpis.burn_rate(mine, 7, today=today)
+        runway = kpis.runway(None if key.unlimited else key.remaining, burn, now)
+        rows.append(
+            {
+                "key": key,
+                "windows": kpis.window_sums(mine, today=today),
+                "burn": burn,
+                "runway": runway,
+                "spark": charts.sparkline([r.spend or 0.0 for r in mine[-14:]]),
+            }
+        )
+    remaining: dict[str, float] = {}
+    for key in keys:
+        if key.remaining is not None and not key.unlimited and key.unit:
+            remaining[key.unit] = remaining.get(key.unit, 0.0) + key.remaining
+    dated = [r for r in rows if r["runway"] is not None]
+    closest = min(dated, key=lambda r: r["runway"].days)["key"].id if dated else None
+    units = {k.unit or "USD" for k in keys}
+    return {
+        "rows": rows,
+        "remaining": remaining,
+        "windows": queries.spend_windows(ids, now, zone),
+        "closest": closest,
+        "figure": charts.overview_chart(
+            days, {k.id: k.label for k in keys}, units.pop() if len(units) == 1 else "USD"
+        ),
+    }
+
+
+CSV_HEADER = (
+    "day",
+    "spend",
+    "topup",
+    "lowest_remaining",
+    "requests",
+    "logged_cost",
+    "prompt_tokens",
+    "completion_tokens",
+    "unit",
+)
+
+
+def days_csv(days: list, unit: str | None) -> bytes:
+    """The chosen range's daily rows, money in the key's unit, UTF-8 with a BOM."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for row in days:
+        writer.writerow(
+            (
+                row.day.isoformat(),
+                _cell(row.spend),
+                _cell(row.topup),
+                _cell(row.remaining_min),
+                row.requests,
+                _cell(row.cost),
+                row.prompt_tokens,
+                row.completion_tokens,
+                row.unit or unit or "",
+            )
+        )
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}".rstrip("0").rstrip(".") or "0"

@@ -1,0 +1,30 @@
+"""What the reconcile card says for each outcome (zh-CN and en)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+RECONCILE = {
+    "no_logs": _l(
+        "No request log for this key in the range (one-api has none), so nothing to compare."
+    ),
+    "no_balance": _l("No balance readings in this range yet."),
+    "match": _l("The request log and the balance agree."),
+    "rounding": _l("The small gap is the relay's rounding."),
+    "topup": _l("Top-ups inside the range explain the gap."),
+    "logs_capped": _l(
+        "Our copy of the request log starts after the range does (the relay keeps only its "
+        "newest 1,000 requests), so part of the spend has no log rows."
+    ),
+    "untracked_keys": _l(
+        "The balance belongs to the whole account: other keys of the account spend from it too."
+    ),
+    "unexplained": _l(
+        "The gap has no known cause. Compare with the relay console; requests may be billed late."
+    ),
+}
+
+
+def reconcile_text(code: str) -> str:
+    """The explanation for a reconcile outcome code."""
+    return str(RECONCILE.get(code, RECONCILE["unexplained"]))
