@@ -154,3 +154,12 @@ def test_it_hides_usage_from_outsiders(client, history, url):
     login(client, "charlie")
     assert client.get(url.format(id=history)).status_code == 404
     assert "prod" not in client.get("/usage").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("sort", ["runway", "label", "remaining", "today", "7d", "30d", "bogus"])
+def test_it_sorts_the_overview_table(client, history, sort):
+    """Every sort order renders (an unknown one falls back to runway)."""
+    login(client, "alice")
+    response = client.get(f"/usage?sort={sort}", headers=HX)
+    assert response.status_code == 200 and b"<html" not in response.data
+    assert b'data-testid="usage-table"' in response.data

@@ -67,7 +67,7 @@ def overview_page():
     """/usage: every key of mine at a glance."""
     zone_, name, fresh = viewer_zone()
     keys = my_keys(current_user)
-    data = report.overview(keys, zone_)
+    data = report.overview(keys, zone_, sort=request.args.get("sort", "runway"))
     return _respond("usage/index.html", "usage/_overview.html", name, fresh, keys=keys, **data)
 
 

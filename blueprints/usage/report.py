@@ -104,7 +104,25 @@ def key_report(key: TrackedKey, span: Span, zone: tzinfo, now: datetime | None =
     }
 
 
-def overview(keys: list[TrackedKey], zone: tzinfo, now: datetime | None = None) -> dict:
+# Overview table orders: runway first (the key closest to empty on top).
+SORTS = {
+    "runway": lambda r: (r["runway"] is None, r["runway"].days if r["runway"] else 0),
+    "label": lambda r: r["key"].label.lower(),
+    "remaining": lambda r: (r["key"].remaining is None, r["key"].remaining or 0),
+    "today": lambda r: -r["windows"]["today"],
+    "7d": lambda r: -r["windows"]["7d"],
+    "30d": lambda r: -r["windows"]["30d"],
+}
+
+
+def sort_rows(rows: list[dict], sort: str) -> list[dict]:
+    """The overview rows in the asked order (unknown → runway)."""
+    return sorted(rows, key=SORTS.get(sort, SORTS["runway"]))
+
+
+def overview(
+    keys: list[TrackedKey], zone: tzinfo, now: datetime | None = None, sort: str = "runway"
+) -> dict:
     """My keys at a glance: totals per unit, spend windows, stacked daily spend, runway per key."""
     now = now or utcnow()
     today = now.astimezone(zone).date()
@@ -128,16 +146,23 @@ def overview(keys: list[TrackedKey], zone: tzinfo, now: datetime | None = None) 
             }
         )
     remaining: dict[str, float] = {}
-    for key in keys:
-        if key.remaining is not None and not key.unlimited and key.unit:
-            remaining[key.unit] = remaining.get(key.unit, 0.0) + key.remaining
+    windows: dict[str, dict[str, float]] = {"today": {}, "7d": {}, "30d": {}}
+    for row in rows:
+        key = row["key"]
+        unit = key.unit or "USD"
+        if key.remaining is not None and not key.unlimited:
+            remaining[unit] = remaining.get(unit, 0.0) + key.remaining
+        # Totals from the day rows at hand: no second query over every key's hours.
+        for name, amount in row["windows"].items():
+            windows[name][unit] = windows[name].get(unit, 0.0) + amount
     dated = [r for r in rows if r["runway"] is not None]
     closest = min(dated, key=lambda r: r["runway"].days)["key"].id if dated else None
     units = {k.unit or "USD" for k in keys}
     return {
-        "rows": rows,
+        "rows": sort_rows(rows, sort),
+        "sort": sort if sort in SORTS else "runway",
         "remaining": remaining,
-        "windows": queries.spend_windows(ids, now, zone),
+        "windows": windows,
         "closest": closest,
         "figure": charts.overview_chart(
             days, {k.id: k.label for k in keys}, units.pop() if len(units) == 1 else "USD"
