@@ -91,9 +91,10 @@ def key_report(key: TrackedKey, span: Span, zone: tzinfo, now: datetime | None =
                 key.low_threshold,
                 runway,
                 unit,
+                tz=zone,
             ),
             "spend": charts.daily_spend_chart(
-                days, queries.topup_hours(key.id, span.since, span.until), unit
+                days, queries.topup_hours(key.id, span.since, span.until), unit, tz=zone
             ),
             "models": charts.model_spend_chart(
                 queries.model_spend_by_day(key.id, span.start, span.end, zone), unit
@@ -142,7 +143,7 @@ def overview(
                 "windows": kpis.window_sums(mine, today=today),
                 "burn": burn,
                 "runway": runway,
-                "spark": charts.sparkline([r.spend or 0.0 for r in mine[-14:]]),
+                "spark": charts.sparkline(_last_days(mine, today, 14)),
             }
         )
     remaining: dict[str, float] = {}
@@ -168,6 +169,12 @@ def overview(
             days, {k.id: k.label for k in keys}, units.pop() if len(units) == 1 else "USD"
         ),
     }
+
+
+def _last_days(rows: list, today: date, count: int) -> list[float | None]:
+    """Spend for each of the last `count` days, None where there is no data (a gap, not 0)."""
+    spend = {row.day: row.spend for row in rows}
+    return [spend.get(today - timedelta(days=count - 1 - i)) for i in range(count)]
 
 
 CSV_HEADER = (

@@ -7,7 +7,8 @@
   var CONFIG = {
     responsive: true,
     displaylogo: false,
-    modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines",
+    // toImage draws through a blob: image, which our CSP (img-src 'self' data:) blocks.
+    modeBarButtonsToRemove: ["toImage", "select2d", "lasso2d", "autoScale2d", "toggleSpikelines",
       "hoverClosestCartesian", "hoverCompareCartesian"]
   };
   var dark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
