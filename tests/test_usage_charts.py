@@ -126,9 +126,10 @@ def test_it_stacks_the_overview_by_key():
         DayRow(3, D1, "CNY", spend=9.0),  # another unit: another chart
     ]
     fig = charts.overview_chart(rows, {1: "alpha", 2: "beta"}, "USD")
-    assert fig.layout.barmode == "stack"
-    assert [t.name for t in fig.data] == ["beta", "alpha"]
-    assert [list(t.y) for t in fig.data] == [[5.0], [1.0]]
+    assert fig["layout"]["barmode"] == "stack"
+    assert [t["name"] for t in fig["data"]] == ["beta", "alpha"]
+    assert [t["y"] for t in fig["data"]] == [[5.0], [1.0]]
+    assert json.loads(charts.figure_json(fig))["data"][0]["type"] == "bar"
 
 
 def test_it_formats_quota_plain():
@@ -138,12 +139,14 @@ def test_it_formats_quota_plain():
     assert "$" not in fig.data[0].hovertemplate and ",.0f" in fig.data[0].hovertemplate
 
 
-def test_it_draws_a_bare_sparkline():
-    fig = charts.sparkline([1.0, None, 3.0])
-    (line,) = fig.data
-    assert list(line.y) == [1.0, None, 3.0]
-    assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
-    assert fig.layout.showlegend is False and fig.layout.meta == {"static": True}
+def test_it_draws_a_sparkline_as_svg_points_with_gaps():
+    """Two polylines around the missing day; the highest value sits at the top."""
+    lines = charts.sparkline([1.0, 2.0, None, 3.0], width=120, height=32)
+    assert len(lines) == 2
+    first, second = lines
+    assert first.split()[0] == "1.0,30.0" and second == "119.0,2.0"
+    assert charts.sparkline([None, None]) == []
+    assert charts.sparkline([5.0, 5.0]) == ["1.0,16.0 119.0,16.0"]
 
 
 def test_it_says_so_when_there_is_no_data():

@@ -87,7 +87,7 @@ def key_report(key: TrackedKey, span: Span, zone: tzinfo, now: datetime | None =
         "inputs": inputs,
         "figures": {
             "remaining": charts.remaining_chart(
-                queries.remaining_series(key.id, span.since, span.until),
+                _thin(remaining_points(key, span), MAX_POINTS),
                 key.low_threshold,
                 runway,
                 unit,
@@ -169,6 +169,25 @@ def overview(
             days, {k.id: k.label for k in keys}, units.pop() if len(units) == 1 else "USD"
         ),
     }
+
+
+# A line needs no more points than a chart is pixels wide; a year of hours is 8,760.
+MAX_POINTS = 1500
+
+
+def remaining_points(key: TrackedKey, span: Span) -> list:
+    """Raw samples for the last 48 h only on short ranges; hourly points otherwise."""
+    resolution = "auto" if (span.end - span.start).days <= 7 else "hour"
+    return queries.remaining_series(key.id, span.since, span.until, resolution)
+
+
+def _thin(points: list, most: int) -> list:
+    """Every n-th point, always keeping the last (the current balance)."""
+    if len(points) <= most:
+        return points
+    step = -(-len(points) // most)
+    kept = points[::step]
+    return kept if kept[-1] is points[-1] else [*kept, points[-1]]
 
 
 def _last_days(rows: list, today: date, count: int) -> list[float | None]:
