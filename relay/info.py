@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from . import http
 from .calls import STATUS, call
@@ -135,11 +135,6 @@ def fetch_status(base_url: str, timeout=http.DEFAULT_TIMEOUT) -> tuple[RelayInfo
 def relay_info(base_url: str, timeout=http.DEFAULT_TIMEOUT) -> RelayInfo:
     """Cached RelayInfo, fetching /api/status on a miss."""
     return STATUS_CACHE.peek(base_url) or fetch_status(base_url, timeout)[0]
-
-
-def with_generation(info: RelayInfo, generation: str) -> RelayInfo:
-    """A copy with the generation set (when an endpoint proved it)."""
-    return replace(info, generation=generation)
 
 
 def _number(value: object) -> float | None:

@@ -7,7 +7,7 @@ from flask import current_app, jsonify
 from app import csrf, limiter
 from blueprints.shared import json_error, no_store
 
-from . import pages
+from . import batch
 from .forms import batch_input, json_body, lookup_input
 from .keys import BadInput, mask
 from .messages import input_error
@@ -43,7 +43,7 @@ def api_batch():
         provider, keys, skipped = batch_input(json_body())
     except BadInput as error:
         return _refuse(error)
-    balances = dict(pages.batch_results(provider, keys))
+    balances = dict(batch.run(provider, keys))
     results = [to_json(provider, balances[i], mask(key)) for i, key in enumerate(keys)]
     return no_store(jsonify(results=results, skipped=skipped))
 

@@ -82,11 +82,6 @@ def batch_stream(provider: Provider, keys: list[str], skipped: int) -> Iterator[
     yield json.dumps({"done": True, "csv": f"/batch/{token}.csv"}) + "\n"
 
 
-def batch_results(provider: Provider, keys: list[str]):
-    """(index, balance) pairs for every key, in finishing order."""
-    return batch.run(provider, keys)
-
-
 def batch_table(provider: Provider, keys: list[str]) -> list[dict]:
     """All rows at once (the no-JavaScript path), in paste order."""
     rows: list[dict | None] = [None] * len(keys)
