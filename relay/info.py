@@ -125,10 +125,12 @@ STATUS_CACHE = StatusCache()
 
 
 def fetch_status(base_url: str, timeout=http.DEFAULT_TIMEOUT) -> tuple[RelayInfo, http.Answer]:
-    """Read /api/status now and cache the result."""
+    """Read /api/status now and cache the result (a rate-limit refusal is not cached)."""
     answer = call(base_url, STATUS, None, timeout=timeout)
     info = parse_status(answer.data) if answer.ok else RelayInfo(fetched_at=time.time())
-    STATUS_CACHE.store(base_url, info)
+    if answer.kind != http.RATE_LIMITED:
+        # A refusal (ours or the relay's 429) says nothing about the relay itself.
+        STATUS_CACHE.store(base_url, info)
     return info, answer
 
 

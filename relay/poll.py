@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from . import http
 from .balance import Balance, _decisive, _denied, _usage_token_data, from_billing, from_usage_token
-from .calls import BILLING_USAGE, STATUS, SUBSCRIPTION, USAGE_TOKEN, call, fan_out
-from .info import NEW_API_2026, STATUS_CACHE, RelayInfo, parse_status
+from .calls import BILLING_USAGE, SUBSCRIPTION, USAGE_TOKEN, call, fan_out
+from .info import NEW_API_2026, STATUS_CACHE, RelayInfo, fetch_status
 
 # What one routine poll costs against a relay's global budget.
 POLL_PATHS = (SUBSCRIPTION, BILLING_USAGE)
@@ -21,12 +19,8 @@ def poll_info(base_url: str, timeout=http.DEFAULT_TIMEOUT) -> RelayInfo | None:
     info = STATUS_CACHE.peek(base_url)
     if info is not None:
         return info
-    answer = call(base_url, STATUS, None, timeout=timeout)
-    if answer.kind == http.RATE_LIMITED:
-        return None  # not cached: a refusal says nothing about the relay
-    info = parse_status(answer.data) if answer.ok else RelayInfo(fetched_at=time.time())
-    STATUS_CACHE.store(base_url, info)
-    return info
+    info, answer = fetch_status(base_url, timeout)
+    return None if answer.kind == http.RATE_LIMITED else info
 
 
 def poll_balance(

@@ -1147,3 +1147,14 @@ def test_it_ignores_an_expiry_in_milliseconds():
     usage = relay.http.Answer("/v1/dashboard/billing/usage", relay.http.OK, 200, {"total_usage": 0})
     balance = relay.balance.from_billing(info, sub, usage)
     assert balance.status == "active" and balance.expires_at is None
+
+
+def test_it_does_not_cache_a_rate_limited_status_on_a_lookup(fake):
+    """A 429 on /api/status says nothing about the relay: the next lookup asks again."""
+    token = fake.add_token()
+    fake.set_fault("/api/status", "429", times=1)
+    look(fake, token.key)
+    assert relay.STATUS_CACHE.peek(fake.url) is None
+    relay.BUDGETS.clear()  # the 429 put a hold on the group; lift it as time would
+    assert look(fake, token.key).info.generation == NA_PLUS
+    assert relay.STATUS_CACHE.peek(fake.url) is not None
