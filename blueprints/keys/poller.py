@@ -21,6 +21,7 @@ from sqlalchemy import select
 import relay
 from app import db, utcnow
 from blueprints.providers.models import Provider
+from blueprints.providers.service import apply_budget
 
 from . import ingest
 from .models import BalanceSample, TrackedKey
@@ -95,7 +96,7 @@ def poll_key(key_id: int) -> BalanceSample | None:
     if key is None:
         return None
     provider = db.session.get(Provider, key.provider_id)
-    relay.BUDGETS.configure(provider.base_url, provider.request_budget, provider.budget_seconds)
+    apply_budget(provider)
     info = relay.poll_info(provider.base_url, _timeout())
     if info is None or relay.BUDGETS.reserve(provider.base_url, relay.POLL_PATHS) > 0:
         return None

@@ -6,7 +6,7 @@ from flask import current_app
 
 import relay
 from blueprints.providers.models import Provider
-from blueprints.providers.service import find_provider
+from blueprints.providers.service import apply_budget, find_provider
 
 from .cache import LOGS, RESULTS, fingerprint
 from .keys import BadInput
@@ -25,11 +25,6 @@ def public_provider(name: str | None) -> Provider:
     return provider
 
 
-def budget(provider: Provider) -> None:
-    """Apply the provider's request budget in this process before spending any of it."""
-    relay.BUDGETS.configure(provider.base_url, provider.request_budget, provider.budget_seconds)
-
-
 def timeouts() -> tuple[float, float]:
     """(connect, read) seconds for relay calls."""
     config = current_app.config
@@ -42,7 +37,7 @@ def lookup_key(provider: Provider, key: str) -> relay.Balance:
     cached = RESULTS.get(name)
     if cached is not None:
         return cached
-    budget(provider)
+    apply_budget(provider)
     balance = relay.lookup(provider.base_url, key, timeout=timeouts())
     if balance.status in _CACHEABLE:
         RESULTS.set(name, balance, current_app.config["RESULT_CACHE_SECONDS"])
@@ -55,7 +50,7 @@ def load_log(provider: Provider, key: str) -> relay.LogResult:
     cached = LOGS.get(name)
     if cached is not None:
         return cached
-    budget(provider)
+    apply_budget(provider)
     info = relay.relay_info(provider.base_url, timeouts())
     result = relay.fetch_logs(provider.base_url, key, info, timeout=timeouts())
     if result.rows is not None:

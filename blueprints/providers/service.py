@@ -77,7 +77,7 @@ def add_provider(
     )
     db.session.add(provider)
     db.session.commit()
-    _apply_budget(provider)
+    apply_budget(provider)
     return provider
 
 
@@ -99,7 +99,7 @@ def edit_provider(provider: Provider, **changes) -> Provider:
         provider.hidden = bool(changes["hidden"])
     db.session.commit()
     if (url, budget) != (old_url, old_budget):
-        _apply_budget(provider)
+        apply_budget(provider)
     return provider
 
 
@@ -205,7 +205,8 @@ def _check_budget(budget: tuple[int, int]) -> tuple[int, int]:
     return calls, seconds
 
 
-def _apply_budget(provider: Provider) -> None:
+def apply_budget(provider: Provider) -> None:
+    """Make this process count calls to the provider against its configured request budget."""
     # Takes effect at once and keeps the calls already counted (clearing would forget them and
     # let a burst through). /api/status is cached per URL, not per provider: nothing to forget.
     relay.BUDGETS.configure(provider.base_url, provider.request_budget, provider.budget_seconds)
