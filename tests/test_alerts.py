@@ -119,18 +119,11 @@ def make_key(owner: str = "alice", **fields) -> TrackedKey:
         "low_threshold": 5.0,
         "provider_id": 1,
         "label": "main key",
-        "fingerprint": vault().fingerprint(KEY),
         "status": "active",
         "unit": "USD",
         **fields,
     }
-    key = TrackedKey(
-        user_id=find_user(owner).id,
-        ciphertext=vault().encrypt(KEY),
-        head=KEY[:6],
-        last4=KEY[-4:],
-        **fields,
-    )
+    key = TrackedKey.sealed(KEY, user_id=find_user(owner).id, **fields)
     db.session.add(key)
     db.session.commit()
     return key

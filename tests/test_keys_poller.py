@@ -21,7 +21,6 @@ from blueprints.keys.models import BalanceSample, TrackedKey, UsageRecord
 from blueprints.keys.poller import poll_key, poll_once
 from blueprints.keys.retention import prune_samples
 from blueprints.keys.signals import key_polled
-from blueprints.keys.vault import vault
 from blueprints.providers.models import Provider
 from tests.fakerelay import FLAVORS, make_logs, random_key
 
@@ -55,14 +54,11 @@ def track(app):
                 db.session.add(provider)
                 db.session.flush()
                 providers[fake.url] = provider.id
-            tracked = TrackedKey(
+            tracked = TrackedKey.sealed(
+                key,
                 user_id=user.id,
                 provider_id=providers[fake.url],
                 label=fields.pop("label", key[-4:]),
-                ciphertext=vault().encrypt(key),
-                fingerprint=vault().fingerprint(key),
-                head=key[:6],
-                last4=key[-4:],
                 **fields,
             )
             db.session.add(tracked)

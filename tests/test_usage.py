@@ -13,7 +13,6 @@ import pytest
 from app import db
 from blueprints.auth.service import create_user
 from blueprints.keys.models import BalanceSample, TrackedKey
-from blueprints.keys.vault import vault
 from blueprints.providers.service import add_provider
 from blueprints.usage.rollups import rebuild
 from tests.conftest import PASSWORD, login
@@ -35,14 +34,11 @@ def make_history(app) -> int:
         create_user("charlie", PASSWORD)
         provider = add_provider("juhe", "https://relay.example")
         key = "sk-" + "h" * 48
-        tracked = TrackedKey(
+        tracked = TrackedKey.sealed(
+            key,
             user_id=user.id,
             provider_id=provider.id,
             label="prod",
-            ciphertext=vault().encrypt(key),
-            fingerprint=vault().fingerprint(key),
-            head=key[:6],
-            last4=key[-4:],
             low_threshold=10.0,
             status="active",
             unit="USD",

@@ -15,7 +15,6 @@ from blueprints.keys.models import BalanceSample, TrackedKey, UsageRecord
 from blueprints.keys.poller import poll_once
 from blueprints.keys.retention import prune_samples
 from blueprints.keys.signals import key_polled, usage_ingested
-from blueprints.keys.vault import vault
 from blueprints.providers.models import Provider
 from blueprints.usage import queries
 from blueprints.usage.days import zone
@@ -47,15 +46,7 @@ def make_key(app, fake, secret: str) -> int:
             provider = Provider(name="fake", base_url=fake.url)
             db.session.add(provider)
         db.session.flush()
-        key = TrackedKey(
-            user_id=user.id,
-            provider_id=provider.id,
-            label="k",
-            ciphertext=vault().encrypt(secret),
-            fingerprint=vault().fingerprint(secret),
-            head=secret[:6],
-            last4=secret[-4:],
-        )
+        key = TrackedKey.sealed(secret, user_id=user.id, provider_id=provider.id, label="k")
         db.session.add(key)
         db.session.commit()
         return key.id

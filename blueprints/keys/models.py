@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app import db, utcnow
 from blueprints.providers.models import Provider
 
-from .vault import encrypted
+from .vault import encrypted, vault
 
 DEFAULT_INTERVAL = 600
 MIN_INTERVAL = 60
@@ -61,6 +61,20 @@ class TrackedKey(db.Model):
     log_checked_at: Mapped[datetime | None] = mapped_column(default=None)
 
     provider: Mapped[Provider] = relationship(lazy="joined")
+
+    @classmethod
+    def sealed(cls, secret: str, **fields) -> TrackedKey:
+        """A row for `secret`: Fernet ciphertext, HMAC fingerprint and the masked ends only.
+
+        Fields given explicitly win (a caller that already computed the fingerprint passes it).
+        """
+        sealed = {
+            "ciphertext": vault().encrypt(secret),
+            "fingerprint": vault().fingerprint(secret),
+            "head": secret[:6] if secret.startswith("sk-") else secret[:3],
+            "last4": secret[-4:],
+        }
+        return cls(**{**sealed, **fields})
 
     @property
     def masked(self) -> str:

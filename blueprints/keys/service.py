@@ -49,13 +49,11 @@ def add_key(
     )
     if db.session.scalar(taken) is not None:
         raise KeyInputError("duplicate_key")
-    tracked = TrackedKey(
+    tracked = TrackedKey.sealed(
+        key,
+        fingerprint=fingerprint,  # already computed for the duplicate check
         user_id=user.id,
         provider_id=provider.id,
-        ciphertext=vault().encrypt(key),
-        fingerprint=fingerprint,
-        head=key[:6] if key.startswith("sk-") else key[:3],
-        last4=key[-4:],
         next_poll_at=utcnow(),
     )
     _apply(tracked, label or f"…{key[-4:]}", low_threshold, expiry_warn_days, poll_interval)
