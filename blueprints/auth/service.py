@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import db, utcnow
 
 from .models import ADMIN, MEMBER, User
 
 MIN_PASSWORD = 8
+
+
 # Checked against when the username is unknown, so both failures cost the same time.
-_DUMMY = User(username="", password_hash="")
-_DUMMY.set_password("relaydash-dummy-password")
+@functools.cache
+def _dummy_hash() -> str:
+    # Hashed on first use, not at import: scrypt costs tens of ms on every CLI start otherwise.
+    return generate_password_hash("relaydash-dummy-password")
 
 
 class UserError(ValueError):
@@ -62,7 +69,7 @@ def authenticate(username: str | None, password: str | None) -> User | None:
     """The active user with this username and password, else None (no hint which was wrong)."""
     user = find_user(username)
     if user is None:
-        _DUMMY.check_password(password or "")
+        check_password_hash(_dummy_hash(), password or "")
         return None
     if not user.check_password(password or "") or not user.active:
         return None
