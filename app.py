@@ -100,6 +100,8 @@ DEFAULTS = {
     "POLL_PER_PROVIDER": 16,
     "POLL_BATCH": 100,
     "SAMPLE_RETENTION_DAYS": 90,
+    # Zones whose local days are stored as daily rollups; other zones group hourly rows.
+    "USAGE_DAY_ZONES": ["Asia/Shanghai", "UTC"],
     "LEASE_SECONDS": 20,
     "LEASE_RENEW_SECONDS": 5,
     "LOG_READS_PER_PASS": 2,

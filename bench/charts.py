@@ -7,8 +7,8 @@ logs; print the server time of the per-key chart response for 30 d and 1 y range
 Setup, timed but not measured as response time: one key gets 525,600 one-minute balance samples
 (spend following its request log, a few top-ups, a few failed polls) and a year of request logs
 (about one request every 10 minutes, four models), bulk-inserted into a migrated temp SQLite DB,
-then `rollups.rebuild(key_id)` fills its hourly rollups. 199 more keys of the same user get 35
-days of hourly balance rollups written directly (see `seed_overview_keys`).
+then `rollups.rebuild(key_id)` fills its hourly and daily rollups. 199 more keys of the same user
+get 35 days of hourly balance rollups written directly, and their daily rows (`seed_overview_keys`).
 
 Measured: wall time of `app.test_client()` requests (the whole WSGI response, no network) after a
 login through the real /login form, Asia/Shanghai days; one warm-up, then the median and p90 of
@@ -57,6 +57,7 @@ from blueprints.keys.models import BalanceSample, TrackedKey, UsageRecord  # noq
 from blueprints.keys.vault import vault  # noqa: E402
 from blueprints.providers.service import add_provider  # noqa: E402
 from blueprints.usage import charts, kpis, pages, queries, routes  # noqa: E402
+from blueprints.usage.daily import rebuild_days  # noqa: E402
 from blueprints.usage.models import BalanceHour  # noqa: E402
 from blueprints.usage.rollups import rebuild  # noqa: E402
 from tests.conftest import PASSWORD, make_app  # noqa: E402
@@ -179,8 +180,8 @@ def seed_overview_keys(
 ) -> tuple[int, int]:
     """`count` keys with OVERVIEW_DAYS of hourly balance rollups each; (keys, rollup rows).
 
-    /usage reads only the rollups (BalanceHour) and the key rows, never raw samples, so these
-    keys get their hourly rows written directly instead of ~50k raw samples each and a rebuild.
+    /usage reads only the rollups and the key rows, never raw samples, so these keys get their
+    hourly rows written directly instead of ~50k raw samples each, then their daily rows built.
     """
     keys = []
     for n in range(1, count + 1):
@@ -216,6 +217,7 @@ def seed_overview_keys(
         key.remaining, key.used = round(remaining, 6), round(used, 6)
         key.total = round(remaining + used, 6)
     bulk(BalanceHour, rows)
+    rebuild_days()  # their daily rollups, as the poller's receivers would have kept them
     db.session.commit()
     return len(keys), len(rows)
 

@@ -17,9 +17,9 @@ from blueprints.keys.retention import prune_samples
 from blueprints.keys.signals import key_polled, usage_ingested
 from blueprints.providers.models import Provider
 from blueprints.usage import queries
-from blueprints.usage.days import zone
+from blueprints.usage.days import hour_of, zone
 from blueprints.usage.models import BalanceHour, UsageHour
-from blueprints.usage.rollups import hour_of, rebuild
+from blueprints.usage.rollups import rebuild
 from tests.fakerelay import make_logs
 
 USD = 500000

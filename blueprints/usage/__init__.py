@@ -1,4 +1,4 @@
-"""Usage: hourly rollups of balance samples and request logs, and the queries and KPIs on them."""
+"""Usage: hourly and daily rollups of balance samples and request logs, their queries and KPIs."""
 
 # Importing rollups connects its receivers to keys.signals (key_polled, usage_ingested).
 from . import cli, models, rollups

@@ -1,4 +1,4 @@
-"""`flask usage rebuild`: recompute the hourly rollups from the raw rows."""
+"""`flask usage rebuild`: recompute the hourly and daily rollups from the raw rows."""
 
 from __future__ import annotations
 
@@ -11,6 +11,6 @@ from .routes import bp
 @bp.cli.command("rebuild")
 @click.option("--key", "key_id", type=int, default=None, help="Only this tracked key id.")
 def rebuild_command(key_id: int | None) -> None:
-    """Recompute balance and usage hours from samples and usage records (safe to re-run)."""
+    """Recompute balance and usage hours and days from samples and usage records (safe to re-run)."""
     hours, usage = rebuild(key_id)
     click.echo(f"rebuilt {hours} balance hours and {usage} usage hours")

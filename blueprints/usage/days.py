@@ -16,11 +16,15 @@ from sqlalchemy import Integer, case, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from .rollups import HOUR, hour_of
-
 MAX_DAYS = 3700  # about ten years: longer ranges are refused
 EPOCH = date(1970, 1, 1)
 Zone = str | tzinfo | None  # an IANA name, a tzinfo, or None for UTC
+HOUR = timedelta(hours=1)
+
+
+def hour_of(at: datetime) -> datetime:
+    """The UTC hour an aware datetime falls in."""
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def zone(name: str | tzinfo | None) -> tzinfo | None:
@@ -67,7 +71,7 @@ def _epoch_hours_postgresql(element, compiler, **kw):
     return f"(CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT) / 3600)"
 
 
-def _offset_hours(at: datetime, tz: tzinfo) -> int:
+def offset_hours(at: datetime, tz: tzinfo) -> int:
     """The zone's UTC offset at `at`, in whole hours rounded up (+05:30 → 6, -03:30 → -3)."""
     minutes = int(at.astimezone(tz).utcoffset().total_seconds()) // 60
     return -(-minutes // 60)
@@ -76,16 +80,16 @@ def _offset_hours(at: datetime, tz: tzinfo) -> int:
 def offset_pieces(lo: datetime, hi: datetime, tz: tzinfo) -> list[tuple[datetime | None, int]]:
     """[(until, offset hours), …] covering [lo, hi), one per UTC offset; the last until is None."""
     pieces: list[tuple[datetime | None, int]] = []
-    current = _offset_hours(lo, tz)
+    current = offset_hours(lo, tz)
     probe = lo
     while probe < hi:
         step = min(probe + timedelta(days=1), hi)
-        if _offset_hours(step, tz) != current:  # a change in (probe, step]: find its hour
+        if offset_hours(step, tz) != current:  # a change in (probe, step]: find its hour
             at = probe
-            while _offset_hours(at, tz) == current:
+            while offset_hours(at, tz) == current:
                 at += HOUR
             pieces.append((at, current))
-            current = _offset_hours(at, tz)
+            current = offset_hours(at, tz)
         probe = step
     return [*pieces, (None, current)]
 

@@ -1,8 +1,8 @@
-"""Hourly rollups of balance samples and request logs: what charts read instead of raw rows."""
+"""Hourly and daily rollups of balance samples and request logs: what charts read, not raw rows."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -44,6 +44,45 @@ class UsageHour(db.Model):
         ForeignKey("tracked_key.id", ondelete="CASCADE"), primary_key=True
     )
     hour_start: Mapped[datetime] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    requests: Mapped[int] = mapped_column(default=0)
+    prompt_tokens: Mapped[int] = mapped_column(default=0)
+    completion_tokens: Mapped[int] = mapped_column(default=0)
+    cache_tokens: Mapped[int] = mapped_column(default=0)
+    quota: Mapped[int] = mapped_column(default=0)
+    cost: Mapped[float] = mapped_column(default=0.0)
+    unit: Mapped[str] = mapped_column(String(8))
+
+
+class BalanceDay(db.Model):
+    """One key's balance over one local day of a stored zone: the sum of that day's hours."""
+
+    __tablename__ = "balance_day"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    key_id: Mapped[int] = mapped_column(
+        ForeignKey("tracked_key.id", ondelete="CASCADE"), primary_key=True
+    )
+    zone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    samples: Mapped[int] = mapped_column(default=0)
+    unit: Mapped[str | None] = mapped_column(String(8), default=None)
+    remaining_min: Mapped[float | None] = mapped_column(default=None)
+    spend: Mapped[float] = mapped_column(default=0.0)
+    topup: Mapped[float] = mapped_column(default=0.0)
+
+
+class UsageDay(db.Model):
+    """One key's logged requests for one model over one local day of a stored zone."""
+
+    __tablename__ = "usage_day"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    key_id: Mapped[int] = mapped_column(
+        ForeignKey("tracked_key.id", ondelete="CASCADE"), primary_key=True
+    )
+    zone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
     model: Mapped[str] = mapped_column(String(128), primary_key=True)
     requests: Mapped[int] = mapped_column(default=0)
     prompt_tokens: Mapped[int] = mapped_column(default=0)

@@ -1,4 +1,7 @@
-"""What the usage pages read: local days, series and windows, all from the hourly rollups.
+"""What the usage pages read: local days, series and windows, all from the rollups.
+
+Day queries read the daily rollups when the zone's days are stored (daily.py), else they group
+the hourly rows by local day; both give the same rows.
 
 Days are local days in the given zone (days.py tells how, and about half-hour zones); `tz` is
 an IANA name, a tzinfo or None (UTC), and an unknown name raises ValueError. A day with no
@@ -17,11 +20,12 @@ from sqlalchemy import case, func, select
 from app import db
 from blueprints.keys.models import BalanceSample
 
-from .days import Zone, day_from_index, day_start, local_day, span, strict_zone
-from .models import BalanceHour, UsageHour
-from .rollups import HOUR, hour_of
+from . import daily
+from .days import HOUR, Zone, day_from_index, day_start, hour_of, local_day, span, strict_zone
+from .models import BalanceDay, BalanceHour, UsageDay, UsageHour
 
 RAW_WINDOW = timedelta(hours=48)  # remaining_series shows raw samples this far back from `end`
+DAY_TABLES = {BalanceHour: BalanceDay, UsageHour: UsageDay}
 WINDOWS = {"today": 1, "7d": 7, "30d": 30}
 
 
@@ -81,6 +85,22 @@ class ReconcileInputs(NamedTuple):
     capped: bool  # the ingested log starts after the window does
 
 
+def _days(hours, start: date, end: date, tz: tzinfo):
+    """(table, its local-day column, where clauses) over days start..end: day rows if stored."""
+    name = daily.stored(tz)
+    if name is not None:
+        table = DAY_TABLES[hours]
+        return table, table.day, (table.zone == name, table.day >= start, table.day <= end)
+    lo, hi = span(start, end, tz)
+    day = local_day(hours.hour_start, lo, hi, tz)
+    return hours, day, (hours.hour_start >= lo, hours.hour_start < hi)
+
+
+def _date(day: date | int) -> date:
+    """A day column's value: a date from a day table, a days-since-1970 index from hours."""
+    return day if isinstance(day, date) else day_from_index(day)
+
+
 def daily_spend(
     key_ids: Sequence[int], start: date, end: date, tz: Zone, *, usage: bool = True
 ) -> list[DayRow]:
@@ -88,55 +108,51 @@ def daily_spend(
     if not key_ids or end < start:
         return []
     tz = strict_zone(tz)
-    lo, hi = span(start, end, tz)
-    day = local_day(BalanceHour.hour_start, lo, hi, tz)
+    span(start, end, tz)  # refuses over-long ranges on either path
+    t, day, where = _days(BalanceHour, start, end, tz)
     balance = (
         select(
             day,
-            BalanceHour.key_id,
-            func.max(BalanceHour.unit),
-            func.sum(BalanceHour.spend),
-            func.sum(BalanceHour.topup),
-            func.min(BalanceHour.remaining_min),
-            func.sum(BalanceHour.samples),
+            t.key_id,
+            func.max(t.unit),
+            func.sum(t.spend),
+            func.sum(t.topup),
+            func.min(t.remaining_min),
+            func.sum(t.samples),
         )
-        .where(
-            BalanceHour.key_id.in_(key_ids),
-            BalanceHour.hour_start >= lo,
-            BalanceHour.hour_start < hi,
-        )
-        .group_by(BalanceHour.key_id, day)
+        .where(t.key_id.in_(key_ids), *where)
+        .group_by(t.key_id, day)
     )
-    rows: dict[tuple[int, int], DayRow] = {}
-    for index, key_id, unit, spend, topup, low, samples in db.session.execute(balance):
-        rows[(key_id, index)] = DayRow(
-            key_id, day_from_index(index), unit, spend, topup, low, samples
-        )
+    rows: dict[tuple[int, date], DayRow] = {}
+    for value, key_id, unit, spend, topup, low, samples in db.session.execute(balance):
+        when = _date(value)
+        rows[(key_id, when)] = DayRow(key_id, when, unit, spend, topup, low, samples)
     if usage:
-        _add_usage(rows, key_ids, lo, hi, tz)
+        _add_usage(rows, key_ids, start, end, tz)
     return sorted(rows.values(), key=lambda r: (r.day, r.key_id))
 
 
-def _add_usage(rows: dict, key_ids: Sequence[int], lo: datetime, hi: datetime, tz: tzinfo) -> None:
-    day = local_day(UsageHour.hour_start, lo, hi, tz)
+def _add_usage(rows: dict, key_ids: Sequence[int], start: date, end: date, tz: tzinfo) -> None:
+    t, day, where = _days(UsageHour, start, end, tz)
     usage = (
         select(
             day,
-            UsageHour.key_id,
-            func.max(UsageHour.unit),
-            func.sum(UsageHour.requests),
-            func.sum(UsageHour.cost),
-            func.sum(UsageHour.prompt_tokens),
-            func.sum(UsageHour.completion_tokens),
-            func.sum(UsageHour.cache_tokens),
+            t.key_id,
+            func.max(t.unit),
+            func.sum(t.requests),
+            func.sum(t.cost),
+            func.sum(t.prompt_tokens),
+            func.sum(t.completion_tokens),
+            func.sum(t.cache_tokens),
         )
-        .where(UsageHour.key_id.in_(key_ids), UsageHour.hour_start >= lo, UsageHour.hour_start < hi)
-        .group_by(UsageHour.key_id, day)
+        .where(t.key_id.in_(key_ids), *where)
+        .group_by(t.key_id, day)
     )
-    for index, key_id, unit, requests, cost, prompt, completion, cache in db.session.execute(usage):
-        row = rows.get((key_id, index))
+    for value, key_id, unit, requests, cost, prompt, completion, cache in db.session.execute(usage):
+        when = _date(value)
+        row = rows.get((key_id, when))
         if row is None:
-            row = rows[(key_id, index)] = DayRow(key_id, day_from_index(index), unit)
+            row = rows[(key_id, when)] = DayRow(key_id, when, unit)
         row.requests, row.cost = requests, cost
         row.prompt_tokens, row.completion_tokens, row.cache_tokens = prompt, completion, cache
 
@@ -146,23 +162,17 @@ def model_spend_by_day(key_id: int, start: date, end: date, tz: Zone) -> list[Mo
     if end < start:
         return []
     tz = strict_zone(tz)
-    lo, hi = span(start, end, tz)
-    day = local_day(UsageHour.hour_start, lo, hi, tz)
+    span(start, end, tz)
+    t, day, where = _days(UsageHour, start, end, tz)
     query = (
-        select(
-            day,
-            UsageHour.model,
-            func.sum(UsageHour.requests),
-            func.sum(UsageHour.cost),
-            func.max(UsageHour.unit),
-        )
-        .where(UsageHour.key_id == key_id, UsageHour.hour_start >= lo, UsageHour.hour_start < hi)
-        .group_by(day, UsageHour.model)
-        .order_by(day, UsageHour.model)
+        select(day, t.model, func.sum(t.requests), func.sum(t.cost), func.max(t.unit))
+        .where(t.key_id == key_id, *where)
+        .group_by(day, t.model)
+        .order_by(day, t.model)
     )
     return [
-        ModelDay(day_from_index(index), model, requests, cost, unit)
-        for index, model, requests, cost, unit in db.session.execute(query)
+        ModelDay(_date(value), model, requests, cost, unit)
+        for value, model, requests, cost, unit in db.session.execute(query)
     ]
 
 
@@ -171,21 +181,21 @@ def tokens_by_day(key_id: int, start: date, end: date, tz: Zone) -> list[TokenDa
     if end < start:
         return []
     tz = strict_zone(tz)
-    lo, hi = span(start, end, tz)
-    day = local_day(UsageHour.hour_start, lo, hi, tz)
+    span(start, end, tz)
+    t, day, where = _days(UsageHour, start, end, tz)
     query = (
         select(
             day,
-            func.sum(UsageHour.requests),
-            func.sum(UsageHour.prompt_tokens),
-            func.sum(UsageHour.completion_tokens),
-            func.sum(UsageHour.cache_tokens),
+            func.sum(t.requests),
+            func.sum(t.prompt_tokens),
+            func.sum(t.completion_tokens),
+            func.sum(t.cache_tokens),
         )
-        .where(UsageHour.key_id == key_id, UsageHour.hour_start >= lo, UsageHour.hour_start < hi)
+        .where(t.key_id == key_id, *where)
         .group_by(day)
         .order_by(day)
     )
-    return [TokenDay(day_from_index(index), *sums) for index, *sums in db.session.execute(query)]
+    return [TokenDay(_date(value), *sums) for value, *sums in db.session.execute(query)]
 
 
 def remaining_series(

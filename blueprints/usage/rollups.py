@@ -1,5 +1,7 @@
 """Hourly rollups kept current from keys.signals, and rebuilt from raw rows on demand.
 
+Each refresh also refreshes the daily rollups (daily.py) of the hours it touched.
+
 Every bucket is recomputed from its raw rows and upserted, so applying a sample twice or
 rebuilding twice leaves the same rows. A bucket's spend includes the delta from the reading
 before it, even when that reading sits in an earlier hour.
@@ -13,24 +15,24 @@ Usage records are never pruned.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
-from functools import cache
+from collections.abc import Iterable
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app import UTCDateTime, db
 from blueprints.keys.models import BalanceSample, UsageRecord
 from blueprints.keys.signals import key_polled, usage_ingested
 
+from . import daily
+from .days import HOUR, hour_of
 from .kpis import delta
 from .models import BalanceHour, UsageHour
+from .upsert import upsert
 
 log = logging.getLogger(__name__)
 
-HOUR = timedelta(hours=1)
 STREAM = 5000  # raw rows fetched at a time during a rebuild
 SAMPLE_COLUMNS = (
     BalanceSample.taken_at,
@@ -50,11 +52,6 @@ USAGE_COLUMNS = (
     UsageRecord.cost,
     UsageRecord.unit,
 )
-
-
-def hour_of(at: datetime) -> datetime:
-    """The UTC hour an aware datetime falls in."""
-    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 # -- balance ---------------------------------------------------------------------------------
@@ -148,12 +145,14 @@ _STORED = select(BalanceHour.samples).where(
 
 
 def refresh_balance(key_id: int, at: datetime) -> None:
-    """Recompute the hour holding `at`, and the next hour with samples (its first delta)."""
-    hour = hour_of(at)
-    _refresh_hour(key_id, hour)
-    after = db.session.scalar(_NEXT, {"key_id": key_id, "lo": hour + HOUR})
+    """Recompute the hour holding `at`, the next hour with samples (its first delta), their days."""
+    hours = [hour_of(at)]
+    _refresh_hour(key_id, hours[0])
+    after = db.session.scalar(_NEXT, {"key_id": key_id, "lo": hours[0] + HOUR})
     if after is not None:
-        _refresh_hour(key_id, hour_of(after))
+        hours.append(hour_of(after))
+        _refresh_hour(key_id, hours[1])
+    daily.refresh_balance_days(key_id, hours)
 
 
 def _refresh_hour(key_id: int, hour: datetime) -> None:
@@ -164,7 +163,7 @@ def _refresh_hour(key_id: int, hour: datetime) -> None:
         return  # nothing raw left for this hour (pruned): the stored row is all we have
     complete = previous is not None or db.session.scalar(_ANY_BEFORE, span) is not None
     if complete or _grows(key_id, hour, bucket["samples"]):
-        _upsert(BalanceHour, [{"key_id": key_id, **bucket}])
+        upsert(BalanceHour, [{"key_id": key_id, **bucket}])
 
 
 def _grows(key_id: int, hour: datetime, samples: int) -> bool:
@@ -191,8 +190,8 @@ def rebuild_balance(key_id: int) -> int:
     )
     head = buckets.pop(first)
     if _grows(key_id, first, head["samples"]):
-        _upsert(BalanceHour, [{"key_id": key_id, **head}])
-    _upsert(BalanceHour, [{"key_id": key_id, **b} for b in buckets.values()])
+        upsert(BalanceHour, [{"key_id": key_id, **head}])
+    upsert(BalanceHour, [{"key_id": key_id, **b} for b in buckets.values()])
     return len(buckets) + 1
 
 
@@ -243,7 +242,8 @@ def refresh_usage(key_id: int, rows: Iterable[tuple[datetime, str]]) -> int:
             )
             .order_by(UsageRecord.created_at, UsageRecord.id)
         )
-        _upsert(UsageHour, list(usage_buckets(records).values()))
+        upsert(UsageHour, list(usage_buckets(records).values()))
+    daily.refresh_usage_days(key_id, touched)
     return len(touched)
 
 
@@ -256,7 +256,7 @@ def rebuild_usage(key_id: int | None = None) -> int:
         stale = stale.where(UsageHour.key_id == key_id)
     buckets = usage_buckets(db.session.execute(query.execution_options(yield_per=STREAM)))
     db.session.execute(stale)  # records are never pruned: every bucket comes back
-    _upsert(UsageHour, list(buckets.values()))
+    upsert(UsageHour, list(buckets.values()))
     return len(buckets)
 
 
@@ -264,42 +264,19 @@ def rebuild_usage(key_id: int | None = None) -> int:
 
 
 def rebuild(key_id: int | None = None) -> tuple[int, int]:
-    """Recompute all rollups (of one key, or every key) and commit; (balance hours, usage hours)."""
+    """Recompute all rollups (of one key, or every key) and commit; (balance hours, usage hours).
+
+    The daily rollups of every configured zone are rebuilt from the new hours too.
+    """
     if key_id is None:
         ids = db.session.scalars(select(BalanceSample.key_id).distinct()).all()
     else:
         ids = [key_id]
     hours = sum(rebuild_balance(i) for i in ids)
     usage = rebuild_usage(key_id)
+    daily.rebuild_days(key_id)
     db.session.commit()
     return hours, usage
-
-
-def _upsert(model, rows: list[dict]) -> None:
-    """Insert or replace rows by primary key, in one statement per batch."""
-    if not rows:
-        return
-    dialect = db.session.get_bind().dialect.name
-    statement = _upsert_statement(model.__table__, dialect, tuple(rows[0]))
-    for batch in _chunks(rows, 1000):
-        db.session.execute(statement, batch)
-
-
-@cache
-def _upsert_statement(table, dialect: str, names: tuple[str, ...]):
-    # Built once: the poller upserts after every sample and building it costs more than running it.
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    keys = [column.name for column in table.primary_key]
-    statement = insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=keys,
-        set_={name: statement.excluded[name] for name in names if name not in keys},
-    )
-
-
-def _chunks(rows: list[dict], size: int) -> Iterator[list[dict]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
 
 
 # -- receivers -------------------------------------------------------------------------------
