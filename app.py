@@ -113,6 +113,13 @@ DEFAULTS = {
     "ALERTS_TEST_RATE_LIMIT": "6/minute;60/hour",
     "LOGIN_RATE_LIMIT": "10/minute;60/hour",
     "LOGIN_USER_RATE_LIMIT": "5/minute;30/hour",
+    # The playground (blueprints/playground/): members only unless PLAYGROUND_PUBLIC.
+    "PLAYGROUND_PUBLIC": False,
+    "PLAYGROUND_RATE_LIMIT": "60/minute;600/hour",  # upstream calls (columns × repeats) per user
+    "PLAYGROUND_MODELS_RATE_LIMIT": "30/minute",
+    "PLAYGROUND_MODELS_SECONDS": 300,
+    "PLAYGROUND_READ_TIMEOUT": 120.0,  # longer than new-api's 60 s idle stream timeout
+    "PLAYGROUND_MAX_BYTES": 1024 * 1024,
     "WTF_CSRF_TIME_LIMIT": None,
     "BABEL_DEFAULT_LOCALE": "en",
     "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),

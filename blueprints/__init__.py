@@ -13,12 +13,13 @@ from .core.i18n import select_locale, select_timezone
 from .keys import bp as keys
 from .keys import vault
 from .lookup import bp as lookup
+from .playground import bp as playground
 from .providers import bp as providers
 from .scheduler import bp as scheduler
 from .scheduler.runner import start_in_process
 from .usage import bp as usage
 
-BLUEPRINTS = (core, providers, lookup, auth, keys, alerts, usage, admin, scheduler)
+BLUEPRINTS = (core, providers, lookup, auth, keys, alerts, usage, playground, admin, scheduler)
 
 
 def init_app(app: Flask) -> None:

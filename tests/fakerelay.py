@@ -7,6 +7,7 @@ import json
 import math
 import random
 import secrets
+import select
 import socket
 import string
 import struct
@@ -27,6 +28,7 @@ FAULTS = (
     "reset_mid",
     "malformed",
     "429",
+    "429_json",
     "html",
     "500",
     "503",
@@ -43,6 +45,9 @@ DEFAULT_GROUP_MODELS = [
     "text-embedding-3-small",
 ]
 REPLY_CHUNKS = ("Hello", " from", " fake", " relay")
+USAGE_MODES = ("asked", "never", "always")
+UPSTREAM_ERROR = {"error": {"message": "upstream error", "type": "upstream_error"}}
+WATCH_INTERVAL = 0.02  # how often a scripted stream looks for a hung-up client while it waits
 UNLIMITED_AMOUNT = 100000000
 MODEL_CREATED = 1626777600
 MAX_RECENT_ITEMS = 1000
@@ -147,14 +152,41 @@ class Recorded:
     client: str = ""
 
 
+@dataclass(frozen=True)
+class Script:
+    """A scripted chat reply for one model (see FakeRelay.script)."""
+
+    content: tuple[str, ...]
+    reasoning: tuple[str, ...] = ()
+    first_delay: float = 0.0
+    delay: float = 0.0
+    usage: str = "asked"
+    end: str = "done"
+    finish: str | None = "stop"
+    ping: bool = False
+    prompt_tokens: int = 11
+    completion_tokens: int | None = None
+
+    @property
+    def cut_after(self) -> int | None:
+        """N of "reset_after:N" / "error_after:N", else None."""
+        return int(self.end.split(":")[1]) if ":" in self.end else None
+
+
 @dataclass
 class _Resp:
-    """A response to write: a plain body, or SSE events when `events` is set."""
+    """A response to write: a plain body, SSE events when `events` is set, or scripted steps."""
 
     status: int
     body: bytes = b""
     ctype: str | None = "application/json; charset=utf-8"
     events: Iterable[bytes] | None = None
+    # scripted: (seconds to wait first, SSE event) pairs, then how the stream ends
+    steps: list[tuple[float, bytes]] | None = None
+    cut: str = "done"  # "done" | "eof" (no [DONE], clean close) | "reset" (TCP RST)
+    cut_wait: float = 0.0  # seconds before the "eof" / "reset" cut
+    wait: float = 0.0  # scripted non-stream: seconds before the headers
+    model: str = ""  # for FakeRelay.hangups
 
 
 def _num(x: float | int) -> float | int:
@@ -170,6 +202,47 @@ def _dumps(obj: Any) -> str:
 
 def _json(status: int, obj: Any) -> _Resp:
     return _Resp(status, _dumps(obj).encode())
+
+
+def _chat_id() -> str:
+    return "chatcmpl-" + "".join(secrets.choice(_ALNUM) for _ in range(29))
+
+
+def _chunk(
+    ids: tuple[str, int, str],
+    delta: dict,
+    finish_reason: str | None = None,
+    *,
+    first: bool = False,
+    null_usage: bool = True,
+) -> bytes:
+    """One `data: {chat.completion.chunk}` SSE event; ids = (chat id, created, model)."""
+    chat_id, created, model = ids
+    obj: dict[str, Any] = {
+        "id": chat_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+    }
+    if first:
+        obj["system_fingerprint"] = None
+    obj["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
+    if null_usage:
+        obj["usage"] = None
+    return f"data: {_dumps(obj)}\n\n".encode()
+
+
+def _usage_chunk(ids: tuple[str, int, str], usage: dict) -> bytes:
+    chat_id, created, model = ids
+    obj = {
+        "id": chat_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [],
+        "usage": usage,
+    }
+    return f"data: {_dumps(obj)}\n\n".encode()
 
 
 def _go_round(x: float) -> int:
@@ -408,17 +481,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(resp, mid_reset=fault == "reset_mid")
 
     def _send(self, resp: _Resp, *, mid_reset: bool = False) -> None:
+        if resp.steps is not None:
+            self._send_steps(resp, mid_reset=mid_reset)
+            return
+        if resp.wait and self._watch(resp.wait):
+            self.server.relay._hangup(resp.model, 0)
+            self.close_connection = True
+            return
         self.send_response(resp.status)
         if resp.events is not None:
-            for name, value in (
-                ("Content-Type", "text/event-stream"),
-                ("Cache-Control", "no-cache"),
-                ("Connection", "keep-alive"),
-                ("X-Accel-Buffering", "no"),
-                ("Transfer-Encoding", "chunked"),
-            ):
-                self.send_header(name, value)
-            self.end_headers()
+            self._sse_headers()
             events = list(resp.events) if mid_reset else resp.events
             if mid_reset:
                 events = events[: max(1, len(events) // 2)]
@@ -440,6 +512,77 @@ class _Handler(BaseHTTPRequestHandler):
             self._reset()
             return
         self.wfile.write(resp.body)
+
+    def _sse_headers(self) -> None:
+        for name, value in (
+            ("Content-Type", "text/event-stream"),
+            ("Cache-Control", "no-cache"),
+            ("Connection", "keep-alive"),
+            ("X-Accel-Buffering", "no"),
+            ("Transfer-Encoding", "chunked"),
+        ):
+            self.send_header(name, value)
+        self.end_headers()
+
+    def _send_steps(self, resp: _Resp, *, mid_reset: bool) -> None:
+        """A scripted stream: wait, write, repeat; stop at the first sign of a hung-up client."""
+        relay = self.server.relay
+        steps, cut = resp.steps or [], resp.cut
+        if mid_reset:
+            steps, cut = steps[: max(1, len(steps) // 2)], "reset"
+        self.send_response(resp.status)
+        self._sse_headers()
+        for sent, (wait, event) in enumerate(steps):
+            if relay._stopping.is_set():
+                self.close_connection = True
+                return
+            gone = self._watch(wait)
+            if not gone:
+                try:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                except OSError:
+                    gone = True
+            if gone:
+                relay._hangup(resp.model, sent)
+                self.close_connection = True
+                return
+        if cut != "done" and self._watch(resp.cut_wait):
+            relay._hangup(resp.model, len(steps))
+            self.close_connection = True
+            return
+        if cut == "reset":
+            self._reset()
+            return
+        self.wfile.write(b"0\r\n\r\n")
+        if cut == "eof":
+            self.close_connection = True
+
+    def _watch(self, seconds: float) -> bool:
+        """Wait `seconds` while watching the socket; True as soon as the client has hung up."""
+        relay = self.server.relay
+        end = time.monotonic() + seconds
+        while not relay._stopping.is_set():
+            if self._client_gone():
+                return True
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            readable, _, _ = select.select([self.connection], [], [], min(left, WATCH_INTERVAL))
+            if readable and not self._client_gone():
+                # the client sent bytes but is still there: do not spin on them
+                relay._sleep(min(left, WATCH_INTERVAL))
+        return False
+
+    def _client_gone(self) -> bool:
+        """True when the peer closed (EOF or RST) without reading the rest."""
+        try:
+            if not select.select([self.connection], [], [], 0)[0]:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
 
     def _reset(self) -> None:
         """Drop the connection with a TCP RST instead of a FIN."""
@@ -499,6 +642,9 @@ class FakeRelay:
         self._by_key: dict[str, Token] = {}  # bare key -> token, so 5,000 tokens stay fast
         self.requests: list[Recorded] = []
         self.errors: list[BaseException] = []  # exceptions raised inside the fake's handlers
+        # (model, events sent) of each scripted stream whose client went away before its end
+        self.hangups: list[tuple[str, int]] = []
+        self._scripts: dict[str, Script] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._faults: dict[str, list[Any]] = {}  # path -> [fault, remaining times or None]
@@ -578,6 +724,47 @@ class FakeRelay:
             else:
                 self._faults[key] = [fault, times]
 
+    def script(
+        self,
+        model: str,
+        *,
+        content: list[str],
+        reasoning: Iterable[str] = (),
+        first_delay: float = 0.0,
+        delay: float = 0.0,
+        usage: str = "asked",
+        end: str = "done",
+        finish: str | None = "stop",
+        ping: bool = False,
+        prompt_tokens: int = 11,
+        completion_tokens: int | None = None,
+    ) -> None:
+        """Script a model's chat reply: chunks, timing, usage chunk, and how the stream ends.
+
+        usage: "asked" (only with stream_options.include_usage), "never", "always".
+        end: "done", "eof" (no [DONE]), "reset_after:N" / "error_after:N" (N content chunks).
+        """
+        if usage not in USAGE_MODES:
+            raise ValueError(f"unknown usage {usage!r}; expected one of {USAGE_MODES}")
+        kind, _, count = end.partition(":")
+        cuts = kind in ("reset_after", "error_after") and count.isdigit()
+        if end not in ("done", "eof") and not cuts:
+            raise ValueError(f"unknown end {end!r}")
+        script = Script(
+            tuple(content),
+            tuple(reasoning),
+            first_delay,
+            delay,
+            usage,
+            end,
+            finish,
+            ping,
+            prompt_tokens,
+            completion_tokens,
+        )
+        with self._lock:
+            self._scripts[model] = script
+
     def reset(self) -> None:
         """Clear faults, latencies, recorded requests and rate-limit counters (keep tokens)."""
         with self._lock:
@@ -601,6 +788,10 @@ class FakeRelay:
                 self._conns.add(conn)
             else:
                 self._conns.discard(conn)
+
+    def _hangup(self, model: str, sent: int) -> None:
+        with self._lock:
+            self.hangups.append((model, sent))
 
     def _record(self, req: Recorded) -> None:
         with self._lock:
@@ -637,6 +828,9 @@ class FakeRelay:
             return _Resp(200, b'{"success":true,"data":{"name":')
         if fault == "429":
             return _Resp(429, ctype=None)
+        if fault == "429_json":
+            msg = "您已达到请求数限制：1分钟内最多请求60次"
+            return _json(429, {"error": {"message": msg, "type": err_type}})
         if fault == "html":
             return self._spa()
         if fault in ("500", "503"):
@@ -966,7 +1160,12 @@ class FakeRelay:
         token = self._token_auth(req, model_route=True)
         if isinstance(token, _Resp):
             return token
-        ids = list(token.models) if token.models is not None else list(self.group_models)
+        if token.models is not None:
+            ids = list(token.models)
+        else:
+            with self._lock:
+                scripted = [m for m in self._scripts if m not in self.group_models]
+            ids = [*self.group_models, *scripted]
         if self.flavor == NA_PLUS:
             if req.headers.get("x-goog-api-key") or "key" in req.query:
                 models = [
@@ -1042,7 +1241,9 @@ class FakeRelay:
             else:
                 msg = f"该令牌无权访问模型 {model}"
             return self._relay_error(403, msg)
-        if token.models is None and model not in self.group_models:
+        with self._lock:
+            script = self._scripts.get(model)
+        if token.models is None and model not in self.group_models and script is None:
             if self.flavor != NA_PLUS:
                 return self._relay_error(503, f"当前分组 default 下对于模型 {model} 无可用渠道")
             if self.lang == "en":
@@ -1056,6 +1257,8 @@ class FakeRelay:
             else:
                 msg = "user quota is not enough"
             return self._relay_error(403, msg, "insufficient_user_quota")
+        if script is not None:
+            return self._scripted(token, body, model, script)
 
         chunks = list(REPLY_CHUNKS)
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
@@ -1072,7 +1275,7 @@ class FakeRelay:
         stream = bool(body.get("stream"))
         if self.charge:
             self._bill(token, model, prompt_tokens, len(chunks), stream)
-        chat_id = "chatcmpl-" + "".join(secrets.choice(_ALNUM) for _ in range(29))
+        chat_id = _chat_id()
         created = int(time.time())
         if not stream:
             reply = {
@@ -1104,37 +1307,89 @@ class FakeRelay:
         usage: dict | None,
     ) -> Iterator[bytes]:
         """Yield SSE events; new-api always writes "usage":null, one-api passes through."""
-        with_null_usage = self.flavor != OA or usage is not None
-
-        def chunk(delta: dict, finish_reason: str | None, first: bool = False) -> bytes:
-            obj: dict[str, Any] = {
-                "id": chat_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-            }
-            if first:
-                obj["system_fingerprint"] = None
-            obj["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
-            if with_null_usage:
-                obj["usage"] = None
-            return f"data: {_dumps(obj)}\n\n".encode()
-
-        yield chunk({"role": "assistant", "content": ""}, None, first=True)
+        ids = (chat_id, created, model)
+        null_usage = self.flavor != OA or usage is not None
+        yield _chunk(ids, {"role": "assistant", "content": ""}, first=True, null_usage=null_usage)
         for piece in chunks:
-            yield chunk({"content": piece}, None)
-        yield chunk({}, finish)
+            yield _chunk(ids, {"content": piece}, null_usage=null_usage)
+        yield _chunk(ids, {}, finish, null_usage=null_usage)
         if usage is not None:
-            obj = {
-                "id": chat_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [],
-                "usage": usage,
-            }
-            yield f"data: {_dumps(obj)}\n\n".encode()
+            yield _usage_chunk(ids, usage)
         yield b"data: [DONE]\n\n"
+
+    def _scripted(self, token: Token, body: dict, model: str, script: Script) -> _Resp:
+        """A scripted model's reply: timed stream steps, or (stream:false) one chat.completion."""
+        completion = script.completion_tokens
+        if completion is None:
+            completion = len(script.content) + len(script.reasoning)
+        usage: dict[str, Any] = {
+            "prompt_tokens": script.prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": script.prompt_tokens + completion,
+        }
+        if script.reasoning:
+            usage["completion_tokens_details"] = {"reasoning_tokens": len(script.reasoning)}
+        stream = bool(body.get("stream"))
+        if self.charge:
+            self._bill(token, model, script.prompt_tokens, completion, stream)
+        asked = bool((body.get("stream_options") or {}).get("include_usage"))
+        send_usage = script.usage == "always" or (script.usage == "asked" and asked)
+        ids = (_chat_id(), int(time.time()), model)
+        steps, cut = self._script_steps(ids, script, usage if send_usage else None)
+        if stream:
+            return _Resp(200, steps=steps, cut=cut, cut_wait=script.delay, model=model)
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(script.content)}
+        if script.reasoning:
+            message["reasoning_content"] = "".join(script.reasoning)
+            if self.flavor != OA:
+                message["reasoning"] = message["reasoning_content"]
+        reply = {
+            "id": ids[0],
+            "object": "chat.completion",
+            "created": ids[1],
+            "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": script.finish}],
+            "usage": usage,
+        }
+        resp = _json(200, reply)
+        # a non-stream answer comes when the whole generation is done
+        resp.wait, resp.model = sum(wait for wait, _ in steps), model
+        return resp
+
+    def _script_steps(
+        self, ids: tuple[str, int, str], script: Script, usage: dict | None
+    ) -> tuple[list[tuple[float, bytes]], str]:
+        """The scripted stream as (wait, event) steps, and how it ends."""
+        null_usage = self.flavor != OA or usage is not None
+        role = {"role": "assistant", "content": ""}
+        events = [_chunk(ids, role, first=True, null_usage=null_usage)]
+        for piece in script.reasoning:
+            delta = {"reasoning_content": piece}
+            if self.flavor != OA:
+                delta["reasoning"] = piece  # new-api's SetReasoningContent sets both
+            events.append(_chunk(ids, delta, null_usage=null_usage))
+        cut_after = script.cut_after
+        for piece in script.content[:cut_after]:
+            events.append(_chunk(ids, {"content": piece}, null_usage=null_usage))
+        cut = "done"
+        if script.end.startswith("reset_after"):
+            cut = "reset"
+        elif script.end.startswith("error_after"):
+            events += [f"data: {_dumps(UPSTREAM_ERROR)}\n\n".encode(), b"data: [DONE]\n\n"]
+        else:
+            if script.finish is not None:
+                events.append(_chunk(ids, {}, script.finish, null_usage=null_usage))
+            if usage is not None:
+                events.append(_usage_chunk(ids, usage))
+            if script.end == "eof":
+                cut = "eof"
+            else:
+                events.append(b"data: [DONE]\n\n")
+        waits = [script.first_delay] + [script.delay] * (len(events) - 1)
+        steps = list(zip(waits, events, strict=True))
+        if script.ping:
+            steps.insert(0, (0.0, b": PING\n\n"))
+        return steps, cut
 
     def _bill(self, token: Token, model: str, prompt: int, completion: int, stream: bool) -> None:
         now = int(time.time())

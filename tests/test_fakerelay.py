@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 import requests
 
-from tests.fakerelay import FLAVORS, FakeRelay, Token, make_logs
+from tests.fakerelay import (
+    DEFAULT_GROUP_MODELS,
+    FLAVORS,
+    UPSTREAM_ERROR,
+    FakeRelay,
+    Token,
+    make_logs,
+)
 
 RID = re.compile(r" \(request id: [0-9a-z]{26}\)$")
 
@@ -411,3 +419,164 @@ def test_chat_errors_and_non_stream(relay_factory, http):
     assert resp.status_code == 403
     assert resp.json()["error"]["code"] == "insufficient_user_quota"
     assert [r.method for r in relay.requests_to("/v1/chat/completions")] == ["POST"] * 4
+
+
+def post_chat(http, relay, token, model, *, stream=True, timeout=5.0, **extra):
+    payload = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+    payload.update(extra)
+    url = f"{relay.url}/v1/chat/completions"
+    return http.post(url, json=payload, headers=bearer(token), stream=stream, timeout=timeout)
+
+
+def sse_lines(resp: requests.Response) -> list[str]:
+    return [line for line in resp.iter_lines(decode_unicode=True) if line]
+
+
+def test_script_rejects_unknown_modes(relay_factory):
+    relay = relay_factory()
+    with pytest.raises(ValueError, match="usage"):
+        relay.script("m", content=["a"], usage="sometimes")
+    for end in ("cut", "reset_after:", "error_after:x", "eof:1"):
+        with pytest.raises(ValueError, match="end"):
+            relay.script("m", content=["a"], end=end)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_script_stream_wire(relay_factory, http, flavor):
+    relay = relay_factory(flavor)
+    token = relay.add_token()
+    relay.script("m", content=["x", "y"], reasoning=["r"], ping=True, prompt_tokens=5)
+    with post_chat(http, relay, token, "m", stream_options={"include_usage": True}) as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"
+        lines = sse_lines(resp)
+    assert lines[0] == ": PING" and lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line[6:]) for line in lines[1:-1]]
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    both = flavor != "one-api"
+    assert deltas == [
+        {"role": "assistant", "content": ""},
+        {"reasoning_content": "r", "reasoning": "r"} if both else {"reasoning_content": "r"},
+        {"content": "x"},
+        {"content": "y"},
+        {},
+    ]
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["usage"] == {
+        "prompt_tokens": 5,
+        "completion_tokens": 3,
+        "total_tokens": 8,
+        "completion_tokens_details": {"reasoning_tokens": 1},
+    }
+
+
+def test_script_ends_and_finish(relay_factory, http):
+    relay = relay_factory()
+    token = relay.add_token()
+    relay.script("plain", content=["a", "b"], finish=None, usage="never", completion_tokens=9)
+    with post_chat(http, relay, token, "plain") as resp:
+        lines = sse_lines(resp)
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    assert lines[-1] == "data: [DONE]" and len(chunks) == 3
+    assert all(c["choices"][0]["finish_reason"] is None for c in chunks)
+    relay.script("err", content=["a", "b", "c"], end="error_after:2")
+    with post_chat(http, relay, token, "err") as resp:
+        lines = sse_lines(resp)
+    assert lines[-2:] == [
+        f"data: {json.dumps(UPSTREAM_ERROR, separators=(',', ':'))}",
+        "data: [DONE]",
+    ]
+    assert len(lines) == 5  # role, a, b, error, [DONE]
+    relay.script("eof", content=["a"], end="eof")
+    with post_chat(http, relay, token, "eof") as resp:
+        lines = sse_lines(resp)
+    assert "data: [DONE]" not in lines and len(lines) == 3  # role, a, finish
+    relay.script("rst", content=["a", "b", "c"], end="reset_after:1")
+    rst = post_chat(http, relay, token, "rst")
+    with rst, pytest.raises(requests.exceptions.ChunkedEncodingError):
+        sse_lines(rst)
+    assert relay.hangups == []  # the fake ended those streams itself
+
+
+def test_script_timing_and_non_stream(relay_factory, http):
+    relay = relay_factory()
+    token = relay.add_token(models=["timed"])
+    relay.script("timed", content=["a", "b"], reasoning=["r"], first_delay=0.2, delay=0.1)
+    began = time.monotonic()
+    with post_chat(http, relay, token, "timed") as resp:
+        headers_at = time.monotonic()
+        lines = sse_lines(resp)
+    assert headers_at - began < 0.15  # headers at once; the delays come after them
+    # role after 0.2 s, then r, a, b, finish, [DONE] 0.1 s apart
+    assert time.monotonic() - began >= 0.2 + 5 * 0.1 - 0.05
+    assert len(lines) == 6
+    began = time.monotonic()
+    reply = post_chat(http, relay, token, "timed", stream=False).json()
+    assert time.monotonic() - began >= 0.7 - 0.05  # the whole generation, then the answer
+    assert reply["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "ab",
+        "reasoning_content": "r",
+        "reasoning": "r",
+    }
+    assert reply["choices"][0]["finish_reason"] == "stop"
+    assert reply["usage"]["total_tokens"] == 11 + 3
+
+
+def test_scripted_models_listed_and_allowed(relay_factory, http):
+    relay = relay_factory("one-api")
+    relay.script("gpt-4o", content=["scripted"])  # a group model can be scripted too
+    relay.script("extra", content=["e"])
+    open_token = relay.add_token()
+    narrow = relay.add_token(models=["gpt-4o"])
+    ids = [
+        m["id"]
+        for m in http.get(f"{relay.url}/v1/models", headers=bearer(open_token)).json()["data"]
+    ]
+    assert ids == [*DEFAULT_GROUP_MODELS, "extra"]
+    ids = [
+        m["id"] for m in http.get(f"{relay.url}/v1/models", headers=bearer(narrow)).json()["data"]
+    ]
+    assert ids == ["gpt-4o"]
+    reply = post_chat(http, relay, open_token, "extra", stream=False).json()
+    assert reply["choices"][0]["message"]["content"] == "e"
+    assert post_chat(http, relay, narrow, "extra", stream=False).status_code == 403
+    reply = post_chat(http, relay, narrow, "gpt-4o", stream=False).json()
+    assert reply["choices"][0]["message"]["content"] == "scripted"
+
+
+def test_hangups_recorded_promptly(relay_factory, http):
+    relay = relay_factory()
+    token = relay.add_token()
+    relay.script("slow", content=["a"] * 5, delay=1.0)
+    body = json.dumps({"model": "slow", "messages": [], "stream": True}).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token.key}"
+        f"\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    host, port = relay.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head.encode() + body)
+        seen = b""
+        while b"data: " not in seen:  # the role chunk; "a" is 1 s away
+            seen += sock.recv(65536)
+    gone_at = time.monotonic()  # the client went away mid-wait
+    while not relay.hangups and time.monotonic() - gone_at < 0.5:
+        time.sleep(0.01)
+    assert relay.hangups == [("slow", 1)]
+    assert time.monotonic() - gone_at < 0.5  # seen while waiting, not at the next write
+    # a non-stream answer that is still being "generated" notices too
+    relay.script("slow_reply", content=["a"], first_delay=2.0)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        post_chat(http, relay, token, "slow_reply", stream=False, timeout=0.2)
+    deadline = time.monotonic() + 1.0
+    while len(relay.hangups) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert relay.hangups[1:] == [("slow_reply", 0)]
+
+
+def test_429_json_fault(relay_factory, http):
+    relay = relay_factory()
+    relay.set_fault("/v1/chat/completions", "429_json")
+    resp = http.post(f"{relay.url}/v1/chat/completions", json={}, timeout=2)
+    assert resp.status_code == 429
+    assert resp.json()["error"]["message"].startswith("您已达到请求数限制")

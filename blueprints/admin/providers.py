@@ -8,6 +8,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from blueprints.providers.models import Provider
+from blueprints.providers.prices import parse_prices, prices_text, set_prices
 from blueprints.providers.service import (
     ProviderError,
     add_provider,
@@ -28,6 +29,10 @@ ERRORS = {
     "bad_budget": _l(
         "The request budget must be CALLS/SECONDS with positive whole numbers "
         "(e.g. 150/180), or 0 for no limit."
+    ),
+    "bad_prices": _l(
+        "Price line %(line)s must read: model input output (prices per 1M tokens in the "
+        "provider's money unit, e.g. gpt-4o 2.5 10)."
     ),
     "in_use": _l(
         "Tracked keys use this provider. Confirm that they and their history are deleted too."
@@ -59,6 +64,8 @@ PROBE_ERRORS = {
 
 def error_text(error: ProviderError) -> str:
     """The message for a refused provider change."""
+    if error.code == "bad_prices":
+        return ERRORS["bad_prices"] % {"line": error.detail}
     return str(ERRORS.get(error.code, ERRORS["bad_name"]))
 
 
@@ -77,11 +84,12 @@ def form_changes(form) -> dict:
 def save(provider: Provider | None, form) -> Provider:
     """Add (provider None) or edit a provider from a submitted form; a blank budget keeps it."""
     changes = form_changes(form)
+    prices = parse_prices(form.get("prices"))  # checked before anything is saved
     if changes["budget"] is None:
         del changes["budget"]
-    if provider is None:
-        return add_provider(**changes)
-    return edit_provider(provider, **changes)
+    saved = add_provider(**changes) if provider is None else edit_provider(provider, **changes)
+    set_prices(saved, prices)
+    return saved
 
 
 def _rate(text: str | None) -> float | None:
@@ -112,17 +120,25 @@ def rows() -> list[Row]:
 def form_values(provider: Provider | None = None, *, form=None) -> dict:
     """What an add (empty), edit (current values) or refused (as sent) form shows."""
     if form is not None:
-        fields = ("name", "base_url", "cny_rate", "budget")
+        fields = ("name", "base_url", "cny_rate", "budget", "prices")
         values = {field: (form.get(field) or "").strip() for field in fields}
         return {**values, "hidden": form.get("hidden") in ("1", "on", "true")}
     if provider is None:
-        return {"name": "", "base_url": "", "cny_rate": "", "budget": "150/180", "hidden": False}
+        return {
+            "name": "",
+            "base_url": "",
+            "cny_rate": "",
+            "budget": "150/180",
+            "prices": "",
+            "hidden": False,
+        }
     return {
         "name": provider.name,
         "base_url": provider.base_url,
         "cny_rate": f"{provider.cny_rate:g}" if provider.cny_rate else "",
         "budget": budget_text(provider).removesuffix("s").replace("unlimited", "0"),
         "hidden": provider.hidden,
+        "prices": prices_text(provider.id),
     }
 
 

@@ -88,6 +88,7 @@ def server_error(error: Exception):
 MEMBER_NAV = (
     ("keys.index", _l("My keys"), False),
     ("usage.index", _l("Usage"), False),
+    ("playground.index", _l("Playground"), False),
     ("alerts.index", _l("Alerts"), False),
     ("admin.providers", _l("Admin"), True),
 )

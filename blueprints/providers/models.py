@@ -1,10 +1,10 @@
-"""The Provider table."""
+"""The Provider table and its per-model price table."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import db, utcnow
@@ -28,3 +28,16 @@ class Provider(db.Model):
 
     def __repr__(self) -> str:
         return f"<Provider {self.name} {self.base_url}>"
+
+
+class ModelPrice(db.Model):
+    """What one model costs on one provider, per million tokens, in the provider's money unit."""
+
+    __tablename__ = "model_price"
+
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("provider.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    input_per_m: Mapped[float] = mapped_column()
+    output_per_m: Mapped[float] = mapped_column()

@@ -1,0 +1,109 @@
+"""Rendering the playground: the page, a started run, its stream, the model list, the code."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, make_response, render_template, stream_with_context
+
+from blueprints.providers.prices import prices_of
+from blueprints.shared import no_store, render_htmx
+
+from . import build, catalog, codegen, source
+from .errors import form_error
+from .runs import RUNS, Run, TooMany
+from .schema import MATH_REASONING
+from .stream import events
+
+
+def page():
+    """The playground form."""
+    context = {
+        "providers": source.providers(),
+        "tracked": source.my_tracked(),
+        "preset": MATH_REASONING,
+        "params": build.PARAMS,
+        "max_columns": build.MAX_COLUMNS,
+        "max_repeat": build.MAX_REPEAT,
+    }
+    return no_store(
+        make_response(render_htmx("playground/index.html", "playground/_partial.html", **context))
+    )
+
+
+def refused(error: build.BadRun, status: int = 400):
+    """A run refused before sending: the message (and schema problems), nothing sent."""
+    body = render_template(
+        "playground/_refused.html", message=form_error(error), problems=error.params.get("problems")
+    )
+    return no_store(make_response(body, status))
+
+
+def start(form):
+    """Check the form, register the run, answer with the view that opens its stream."""
+    spec = build.parse(form)
+    src = source.resolve(form)
+    run = Run(
+        owner=source.owner(),
+        base_url=src.provider.base_url,
+        provider=src.provider.name,
+        key=src.key,
+        masked=src.masked,
+        spec=spec,
+        prices=prices_of(src.provider.id),
+        unit=catalog.money_unit(src.provider.base_url),
+    )
+    try:
+        RUNS.add(run)
+    except TooMany:
+        return refused(build.BadRun("too_many_runs"), 429)
+    code = [codegen.snippets(run.base_url, column.body) for column in spec.columns]
+    body = render_template(
+        "playground/_run.html",
+        run=run,
+        code=code,
+        languages=codegen.LANGUAGES,
+        clients=codegen.client_snippets(run.base_url),
+    )
+    return no_store(make_response(body))
+
+
+def stream(run_id: str):
+    """The run's SSE stream, once; 204 otherwise (which also stops EventSource retrying)."""
+    run = RUNS.claim(run_id, source.owner())
+    if run is None:
+        return Response(status=204)
+    config = current_app.config
+    timeouts = (float(config["RELAY_CONNECT_TIMEOUT"]), float(config["PLAYGROUND_READ_TIMEOUT"]))
+    response = Response(stream_with_context(events(run, timeouts)), mimetype="text/event-stream")
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return no_store(response)
+
+
+def stop(run_id: str):
+    """Stop a run of mine (its upstream connections close now)."""
+    run = RUNS.find(run_id, source.owner())
+    if run is not None:
+        run.stop()
+    return Response(status=204)
+
+
+def model_options(form):
+    """The key's models as a datalist (and the relay's unit, fetched once and cached)."""
+    src = source.resolve(form)
+    found, answer = catalog.models(src.provider.base_url, src.key)
+    catalog.money_unit(src.provider.base_url, fetch=True)
+    body = render_template("playground/_models.html", models=found, answer=answer)
+    return no_store(make_response(body))
+
+
+def code(form):
+    """What the form would send, as code for each client; nothing is sent."""
+    spec = build.parse(form)
+    base_url = source.base_url_of(form)
+    body = render_template(
+        "playground/_code.html",
+        code=[codegen.snippets(base_url, column.body) for column in spec.columns],
+        models=[column.model for column in spec.columns],
+        languages=codegen.LANGUAGES,
+        clients=codegen.client_snippets(base_url),
+    )
+    return no_store(make_response(body))

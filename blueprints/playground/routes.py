@@ -1,0 +1,74 @@
+"""Playground URLs: the page, start a run, its one stream, stop it, list models, view code."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request
+from flask_login import current_user
+
+from app import limiter, login_manager
+
+from . import pages
+from .build import MAX_COLUMNS, MAX_REPEAT, BadRun
+from .source import owner
+
+bp = Blueprint("playground", __name__, url_prefix="/playground")
+
+
+@bp.before_request
+def _members_only():
+    """Login required unless PLAYGROUND_PUBLIC opens the playground to guests."""
+    if not current_user.is_authenticated and not current_app.config["PLAYGROUND_PUBLIC"]:
+        return login_manager.unauthorized()
+    # Long conversations and schemas need more than the app-wide 64 KiB.
+    request.max_content_length = int(current_app.config["PLAYGROUND_MAX_BYTES"])
+    return None
+
+
+@bp.errorhandler(BadRun)
+def _refused(error: BadRun):
+    return pages.refused(error)
+
+
+def _run_cost() -> int:
+    """A run costs one unit per upstream call it may make (columns × repetitions)."""
+    columns = min(max(len(request.form.getlist("model")), 1), MAX_COLUMNS)
+    repeat = request.form.get("repeat", "1")
+    return columns * (min(int(repeat), MAX_REPEAT) if repeat.isdigit() and int(repeat) else 1)
+
+
+@bp.get("")
+def index():
+    """The playground."""
+    return pages.page()
+
+
+@bp.post("/run")
+@limiter.limit(lambda: current_app.config["PLAYGROUND_RATE_LIMIT"], key_func=owner, cost=_run_cost)
+def run():
+    """Start a run; the answer opens its stream."""
+    return pages.start(request.form)
+
+
+@bp.get("/runs/<run_id>/events")
+def events(run_id: str):
+    """The run's Server-Sent Events (once)."""
+    return pages.stream(run_id)
+
+
+@bp.post("/runs/<run_id>/stop")
+def stop(run_id: str):
+    """Stop a run now."""
+    return pages.stop(run_id)
+
+
+@bp.post("/models")
+@limiter.limit(lambda: current_app.config["PLAYGROUND_MODELS_RATE_LIMIT"], key_func=owner)
+def models():
+    """The chosen key's models (for the model pickers)."""
+    return pages.model_options(request.form)
+
+
+@bp.post("/code")
+def code():
+    """The request the form would send, as code."""
+    return pages.code(request.form)

@@ -1,0 +1,101 @@
+"""Whose key a run uses: one of my tracked keys (decrypted here) or a pasted one (never kept)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from flask import current_app, session
+from flask_login import current_user
+
+from app import db
+from blueprints.keys.models import TrackedKey
+from blueprints.keys.vault import InvalidToken, vault
+from blueprints.lookup.keys import BadInput, clean_key, mask
+from blueprints.providers.models import Provider
+from blueprints.providers.service import find_provider, list_providers
+
+from .build import BadRun
+
+
+@dataclass
+class Source:
+    """A provider and the key to use on it, for this request only."""
+
+    provider: Provider
+    key: str = field(repr=False)
+    masked: str
+
+
+def owner() -> str:
+    """Who runs belong to: the user, or (public playground) this browser session."""
+    if current_user.is_authenticated:
+        return "user:" + current_user.get_id()
+    if "playground" not in session:
+        session["playground"] = secrets.token_urlsafe(16)
+    return "session:" + session["playground"]
+
+
+def providers() -> list[Provider]:
+    """Providers a run may use: all of them for members, the public ones for guests."""
+    return list_providers(include_hidden=current_user.is_authenticated)
+
+
+def my_tracked() -> list[TrackedKey]:
+    """The user's tracked keys (none for guests)."""
+    if not current_user.is_authenticated:
+        return []
+    return list(
+        db.session.scalars(
+            db.select(TrackedKey)
+            .where(TrackedKey.user_id == current_user.id)
+            .order_by(TrackedKey.id.desc())
+        )
+    )
+
+
+def resolve(form) -> Source:
+    """The Source a submitted form names (BadRun when it names none we may use)."""
+    if form.get("source") == "tracked":
+        return _tracked(form.get("key_id"))
+    try:
+        key = clean_key(form.get("key"))
+    except BadInput as error:
+        raise BadRun(error.code) from None
+    name = form.get("provider")
+    if not name:
+        raise BadRun("missing_provider")
+    provider = find_provider(name, include_hidden=current_user.is_authenticated)
+    if provider is None:
+        raise BadRun("unknown_provider")
+    return Source(provider, key, mask(key))
+
+
+def _tracked(key_id: str | None) -> Source:
+    if not current_user.is_authenticated or not (key_id or "").isdigit():
+        raise BadRun("unknown_key")
+    tracked = db.session.get(TrackedKey, int(key_id))
+    if tracked is None or tracked.user_id != current_user.id:
+        raise BadRun("unknown_key")
+    try:
+        secret = vault().decrypt(tracked.ciphertext)
+    except InvalidToken:
+        current_app.logger.warning("playground: tracked key %s cannot be decrypted", tracked.id)
+        raise BadRun("undecryptable") from None
+    return Source(tracked.provider, secret, tracked.masked)
+
+
+def base_url_of(form) -> str:
+    """The provider URL a form points at, without needing (or decrypting) its key."""
+    if form.get("source") == "tracked":
+        key_id = form.get("key_id") or ""
+        tracked = db.session.get(TrackedKey, int(key_id)) if key_id.isdigit() else None
+        if tracked is None or not current_user.is_authenticated:
+            raise BadRun("unknown_key")
+        if tracked.user_id != current_user.id:
+            raise BadRun("unknown_key")
+        return tracked.provider.base_url
+    provider = find_provider(form.get("provider"), include_hidden=current_user.is_authenticated)
+    if provider is None:
+        raise BadRun("unknown_provider")
+    return provider.base_url
