@@ -113,6 +113,14 @@ DEFAULTS = {
     "ALERTS_TEST_RATE_LIMIT": "6/minute;60/hour",
     "LOGIN_RATE_LIMIT": "10/minute;60/hour",
     "LOGIN_USER_RATE_LIMIT": "5/minute;30/hour",
+    # Provider status (blueprints/status/): probes, history, public page.
+    "STATUS_TICK_SECONDS": 15,
+    "STATUS_THREADS": 32,
+    "STATUS_CONNECT_TIMEOUT": 5.0,
+    "STATUS_READ_TIMEOUT": 30.0,
+    "STATUS_RAW_DAYS": 7,
+    "STATUS_CACHE_SECONDS": 30,
+    "STATUS_RATE_LIMIT": "120/minute",
     # The playground (blueprints/playground/): members only unless PLAYGROUND_PUBLIC.
     "PLAYGROUND_PUBLIC": False,
     "PLAYGROUND_RATE_LIMIT": "60/minute;600/hour",  # upstream calls (columns × repeats) per user

@@ -17,9 +17,10 @@ from .playground import bp as playground
 from .providers import bp as providers
 from .scheduler import bp as scheduler
 from .scheduler.runner import start_in_process
+from .status import bp as status
 from .usage import bp as usage
 
-BLUEPRINTS = (core, providers, lookup, auth, keys, alerts, usage, playground, admin, scheduler)
+BLUEPRINTS = (core, providers, lookup, auth, keys, alerts, usage, playground, status, admin, scheduler)
 
 
 def init_app(app: Flask) -> None:

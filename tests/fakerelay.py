@@ -34,6 +34,7 @@ FAULTS = (
     "503",
     "502_html",
     "db_error",
+    "flaky_502",  # every other call (the 2nd, 4th, …) gets nginx's 502 page; the rest pass
 )
 DEFAULT_VERSIONS = {OA: "v0.6.10", NA: "v0.6.6", NA_PLUS: "v0.10.9"}
 DEFAULT_GROUP_MODELS = [
@@ -169,7 +170,7 @@ class Script:
 
     @property
     def cut_after(self) -> int | None:
-        """N of "reset_after:N" / "error_after:N", else None."""
+        """N of "reset_after:N" / "error_after:N" / "garbage_after:N", else None."""
         return int(self.end.split(":")[1]) if ":" in self.end else None
 
 
@@ -722,7 +723,7 @@ class FakeRelay:
             if fault is None:
                 self._faults.pop(key, None)
             else:
-                self._faults[key] = [fault, times]
+                self._faults[key] = [fault, times, 0]  # the last: calls taken so far
 
     def script(
         self,
@@ -742,12 +743,13 @@ class FakeRelay:
         """Script a model's chat reply: chunks, timing, usage chunk, and how the stream ends.
 
         usage: "asked" (only with stream_options.include_usage), "never", "always".
-        end: "done", "eof" (no [DONE]), "reset_after:N" / "error_after:N" (N content chunks).
+        end: "done", "eof" (no [DONE]), "reset_after:N" / "error_after:N" /
+        "garbage_after:N" (N content chunks, then an RST / an error event / a broken data line).
         """
         if usage not in USAGE_MODES:
             raise ValueError(f"unknown usage {usage!r}; expected one of {USAGE_MODES}")
         kind, _, count = end.partition(":")
-        cuts = kind in ("reset_after", "error_after") and count.isdigit()
+        cuts = kind in ("reset_after", "error_after", "garbage_after") and count.isdigit()
         if end not in ("done", "eof") and not cuts:
             raise ValueError(f"unknown end {end!r}")
         script = Script(
@@ -814,12 +816,15 @@ class FakeRelay:
             entry = self._faults.get(key)
             if entry is None:
                 return None
-            fault, times = entry
+            fault, times = entry[0], entry[1]
+            entry[2] += 1
             if times is not None:
                 if times <= 1:
                     del self._faults[key]
                 else:
                     entry[1] = times - 1
+            if fault == "flaky_502":
+                return "502_html" if entry[2] % 2 == 0 else None
             return fault
 
     def _fault_response(self, fault: str) -> _Resp:
@@ -1376,6 +1381,10 @@ class FakeRelay:
             cut = "reset"
         elif script.end.startswith("error_after"):
             events += [f"data: {_dumps(UPSTREAM_ERROR)}\n\n".encode(), b"data: [DONE]\n\n"]
+        elif script.end.startswith("garbage_after"):
+            # a data line cut inside its JSON (a proxy mangling the stream), then a clean close
+            events.append(b'data: {"id":"chatcmpl-x","choices":[{"delta":{"content":\n\n')
+            cut = "eof"
         else:
             if script.finish is not None:
                 events.append(_chunk(ids, {}, script.finish, null_usage=null_usage))

@@ -580,3 +580,56 @@ def test_429_json_fault(relay_factory, http):
     resp = http.post(f"{relay.url}/v1/chat/completions", json={}, timeout=2)
     assert resp.status_code == 429
     assert resp.json()["error"]["message"].startswith("您已达到请求数限制")
+
+
+def test_flaky_502_fails_every_other_call(relay_factory, http):
+    relay = relay_factory()
+    token = relay.add_token()
+    relay.set_fault("/api/status", "flaky_502")
+    url = f"{relay.url}/api/status"
+    statuses = [http.get(url, timeout=2).status_code for _ in range(5)]
+    assert statuses == [200, 502, 200, 502, 200]
+    relay.set_fault("/api/status", "flaky_502")
+    assert http.get(url, timeout=2).status_code == 200  # a fresh fault starts with a good call
+    assert http.get(url, timeout=2).text.startswith("<html>")
+    # on "*" the count is shared by every path; times counts good and bad calls alike
+    relay.set_fault("*", "flaky_502", times=3)
+    got = [
+        http.get(f"{relay.url}/v1/models", headers=bearer(token), timeout=2).status_code,
+        post_chat(http, relay, token, "gpt-4o", stream=False).status_code,
+        http.get(f"{relay.url}/v1/models", headers=bearer(token), timeout=2).status_code,
+        http.get(f"{relay.url}/v1/models", headers=bearer(token), timeout=2).status_code,
+    ]
+    assert got == [200, 502, 200, 200]
+
+
+def test_script_garbage_after(relay_factory, http):
+    relay = relay_factory()
+    token = relay.add_token()
+    relay.script("garbled", content=["a", "b", "c"], end="garbage_after:2")
+    with post_chat(http, relay, token, "garbled") as resp:
+        lines = sse_lines(resp)
+    assert len(lines) == 4  # role, a, b, then the cut line; no [DONE]
+    assert [json.loads(line[6:])["choices"][0]["delta"] for line in lines[1:3]] == [
+        {"content": "a"},
+        {"content": "b"},
+    ]
+    with pytest.raises(ValueError):
+        json.loads(lines[3][6:])
+    with pytest.raises(ValueError, match="end"):
+        relay.script("m", content=["a"], end="garbage_after:")
+
+
+@pytest.mark.parametrize("content", [[], [""]])
+def test_script_without_content_answers_200_with_nothing(relay_factory, http, content):
+    relay = relay_factory()
+    token = relay.add_token()
+    relay.script("hollow", content=content)
+    reply = post_chat(http, relay, token, "hollow", stream=False)
+    assert reply.status_code == 200
+    assert reply.json()["choices"][0]["message"] == {"role": "assistant", "content": ""}
+    with post_chat(http, relay, token, "hollow", stream_options={"include_usage": True}) as resp:
+        assert resp.status_code == 200
+        chunks = [json.loads(line[6:]) for line in sse_lines(resp)[:-1]]
+    texts = [c["choices"][0]["delta"].get("content") for c in chunks if c["choices"]]
+    assert not any(texts) and chunks[-1]["usage"]["completion_tokens"] == len(content)

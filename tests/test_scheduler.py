@@ -107,10 +107,13 @@ def test_it_builds_the_jobs_with_safe_defaults(app):
     scheduler.start(paused=True)  # defaults are applied to jobs when the scheduler starts
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert set(jobs) == {"lease", "poll", "alerts", "retention"}
+    assert set(jobs) == {"lease", "poll", "alerts", "retention", "probes", "status_cleanup"}
     assert jobs["poll"].args[2] == runner.POLL
     assert jobs["poll"].trigger.interval == timedelta(seconds=30)
+    assert jobs["probes"].args[2] == runner.PROBES
+    assert jobs["probes"].trigger.interval == timedelta(seconds=15)
     assert str(jobs["retention"].trigger).startswith("cron[hour='3', minute='30'")
+    assert str(jobs["status_cleanup"].trigger).startswith("cron[hour='3', minute='45'")
     for job in jobs.values():
         assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 30)
 

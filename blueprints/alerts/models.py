@@ -27,6 +27,8 @@ class Channel(db.Model):
     secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     url_hint: Mapped[str] = mapped_column(String(80))  # host + masked tail, for display
     enabled: Mapped[bool] = mapped_column(default=True)
+    # Admins may also get provider status changes (status blueprint) on this channel.
+    status_changes: Mapped[bool] = mapped_column(default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

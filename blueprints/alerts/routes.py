@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, abort, current_app, request
 from flask_login import current_user, login_required
 
 from app import limiter
@@ -45,6 +45,17 @@ def set_enabled(channel_id: int):
     """Switch a channel on (enabled=1) or off."""
     channel = service.channel_of(current_user, channel_id)
     service.set_enabled(channel, request.form.get("enabled") == "1")
+    return pages.row(channel)
+
+
+@bp.post("/channels/<int:channel_id>/status-changes")
+@login_required
+def set_status_changes(channel_id: int):
+    """Admins: also send provider status changes (the status page's probes) to this channel."""
+    channel = service.channel_of(current_user, channel_id)
+    if not current_user.is_admin:
+        abort(403)
+    service.set_status_changes(channel, request.form.get("status_changes") == "1")
     return pages.row(channel)
 
 

@@ -82,6 +82,12 @@ def add_channel(user, form) -> Channel:
     return channel
 
 
+def set_status_changes(channel: Channel, wanted: bool) -> None:
+    """Subscribe the channel to provider status changes, or not."""
+    channel.status_changes = wanted
+    db.session.commit()
+
+
 def set_enabled(channel: Channel, enabled: bool) -> None:
     """Switch a channel on or off; switching off drops what it still had queued."""
     channel.enabled = enabled

@@ -7,14 +7,16 @@ from flask import current_app
 from flask_migrate import upgrade
 
 from app import db
-from blueprints.providers.service import seed_defaults
+from blueprints.providers.service import list_providers, seed_defaults
+from blueprints.status.settings import monitor_defaults
 from blueprints.usage.daily import sync_zones
 
 
 def setup_database() -> int:
     """Upgrade to the newest schema; return how many default providers were seeded.
 
-    Also brings the stored day zones in line with USAGE_DAY_ZONES (daily rollups).
+    Also brings the stored day zones in line with USAGE_DAY_ZONES (daily rollups), and on the
+    first run watches the seeded providers' reachability (status page).
     """
     with db.engine.connect() as connection:
         first_run = MigrationContext.configure(connection).get_current_revision() is None
@@ -22,4 +24,6 @@ def setup_database() -> int:
     sync_zones()
     if not first_run:
         return 0
-    return seed_defaults(current_app.config.get("DEFAULT_PROVIDERS") or [])
+    seeded = seed_defaults(current_app.config.get("DEFAULT_PROVIDERS") or [])
+    monitor_defaults(list_providers())  # the seeded relays' reachability on /status from the start
+    return seeded

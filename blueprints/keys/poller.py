@@ -72,14 +72,17 @@ class _Relay:
     stopped: bool = False  # budget full or the relay said 429: the rest stays due
 
 
-def poll_once(now: datetime | None = None) -> PassReport:
-    """Poll every due key once (never raises for relay trouble) and ingest a few request logs."""
+def poll_once(now: datetime | None = None, *, force: bool = False) -> PassReport:
+    """Poll every due key (force: every unpaused key) once and ingest a few request logs.
+
+    Never raises for relay trouble.
+    """
     started = time.monotonic()
     cfg = current_app.config
     fixed_now = now
     now = now or utcnow()
     report = PassReport()
-    relays = _due(now, report)
+    relays = _due(now, report, force)
     threads = max(1, int(cfg.get("POLL_THREADS", 32)))
     with _kept_after_commit(), ThreadPoolExecutor(threads, thread_name_prefix="poll") as pool:
         _run(pool, relays, threads, report, fixed_now)
@@ -107,11 +110,12 @@ def poll_key(key_id: int) -> BalanceSample | None:
     return written[0] if written else None
 
 
-def _due(now: datetime, report: PassReport) -> dict[int, _Relay]:
-    """Due, unpaused keys grouped by provider, longest-waiting first."""
+def _due(now: datetime, report: PassReport, force: bool = False) -> dict[int, _Relay]:
+    """Due (force: all) unpaused keys grouped by provider, longest-waiting first."""
+    due = () if force else (TrackedKey.next_poll_at <= now,)
     rows = db.session.execute(
         select(TrackedKey.id, TrackedKey.provider_id, TrackedKey.ciphertext)
-        .where(TrackedKey.paused.is_(False), TrackedKey.next_poll_at <= now)
+        .where(TrackedKey.paused.is_(False), *due)
         .order_by(TrackedKey.next_poll_at, TrackedKey.id)
     ).all()
     budgets = dict(

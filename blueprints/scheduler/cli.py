@@ -8,6 +8,7 @@ import click
 from flask import Blueprint, current_app
 
 from blueprints.keys.poller import poll_once
+from blueprints.status.prober import probe_once
 
 from .lease import acquire, holder_of, release
 from .runner import LEASE, lease_ttl, make_holder, run_forever, stop_in_process
@@ -16,8 +17,9 @@ bp = Blueprint("scheduler", __name__, cli_group=None)
 
 
 @bp.cli.command("poll-once")
-def poll_once_command() -> None:
-    """Poll every due key once now (taking the scheduler lease) and print a summary."""
+@click.option("--force", is_flag=True, help="Poll every key and run every probe now, due or not.")
+def poll_once_command(force: bool) -> None:
+    """Poll due keys and run due status probes once now (taking the lease); print summaries."""
     app = current_app._get_current_object()
     stop_in_process(app)
     holder = make_holder()
@@ -25,7 +27,8 @@ def poll_once_command() -> None:
         # Two passes at once would double the relay calls and the alerts.
         raise click.ClickException(f"a scheduler is running ({holder_of(LEASE)}); it polls already")
     try:
-        click.echo(poll_once().summary())
+        click.echo(poll_once(force=force).summary())
+        click.echo(probe_once(force=force).summary())
     finally:
         release(LEASE, holder)
 

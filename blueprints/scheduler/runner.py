@@ -32,6 +32,8 @@ LEASE = "scheduler"
 POLL = "blueprints.keys.poller:poll_once"
 ALERTS = "blueprints.alerts.deliver:deliver_due_job"
 RETENTION = "blueprints.keys.retention:prune_samples"
+PROBES = "blueprints.status.prober:probe_job"
+STATUS_CLEANUP = "blueprints.status.history:cleanup_job"
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
 
@@ -41,6 +43,8 @@ def job_specs(config) -> list[tuple[str, str, str, dict]]:
         ("poll", POLL, "interval", {"seconds": int(config.get("POLL_TICK_SECONDS", 30))}),
         ("alerts", ALERTS, "interval", {"seconds": int(config.get("ALERTS_TICK_SECONDS", 30))}),
         ("retention", RETENTION, "cron", {"hour": 3, "minute": 30}),
+        ("probes", PROBES, "interval", {"seconds": int(config.get("STATUS_TICK_SECONDS", 15))}),
+        ("status_cleanup", STATUS_CLEANUP, "cron", {"hour": 3, "minute": 45}),
     ]
 
 

@@ -8,7 +8,6 @@ static/js/charts.js draws the JSON and sets colours for light or dark mode.
 from __future__ import annotations
 
 import html
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -16,6 +15,8 @@ from datetime import date, datetime
 import plotly.graph_objects as go
 import plotly.io as pio
 from flask_babel import gettext as _
+
+from blueprints.shared import json_attr
 
 from .days import Zone, strict_zone
 from .kpis import Runway
@@ -36,9 +37,8 @@ SYMBOLS = {"USD": "$", "CNY": "¥"}
 def figure_json(fig: go.Figure | dict) -> str:
     """Compact JSON for a data-figure attribute; <, > and & escaped so it never closes a tag."""
     if isinstance(fig, dict):
-        text = json.dumps(fig, separators=(",", ":"), ensure_ascii=False)
-    else:
-        text = pio.to_json(fig, pretty=False, remove_uids=True)
+        return json_attr(fig)
+    text = pio.to_json(fig, pretty=False, remove_uids=True)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 

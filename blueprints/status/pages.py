@@ -1,0 +1,145 @@
+"""Rendering the status pages, the JSON feed and the badges (views stay short)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import abort, current_app, jsonify, make_response, request
+from flask_babel import gettext as _
+
+from app import utcnow
+from blueprints.lookup.cache import TTLCache
+from blueprints.shared import json_attr, render_htmx
+
+from . import board, charts
+from .badge import badge, day_bars, sparkline
+
+FEEDS = TTLCache(max_items=256)  # /status.json and badges, shared by every visitor
+RANGES = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+}
+
+
+def _public(response, seconds: int):
+    """Anyone may cache a public status answer briefly (it carries no balances or keys)."""
+    response.headers["Cache-Control"] = f"public, max-age={seconds}"
+    return response
+
+
+def index_page():
+    """/status: every public provider."""
+    data = board.build()
+    html = render_htmx(
+        "status/index.html", "status/_board.html", board=data, bars_svg=_bars, spark_svg=sparkline
+    )
+    return _public(make_response(html), 15)
+
+
+def provider_page(name: str):
+    """/status/<provider>: charts, day bars, incidents, models."""
+    data = board.build(name=name)
+    if not data.cards:
+        abort(404)
+    card = data.cards[0]
+    window = request.args.get("range", "24h")
+    window = window if window in RANGES else "24h"
+    now = data.generated_at
+    figures = charts.provider_figures(card, now - RANGES[window], now)
+    html = render_htmx(
+        "status/provider.html",
+        "status/_provider.html",
+        board=data,
+        card=card,
+        window=window,
+        ranges=RANGES,
+        figures=figures,
+        fig=json_attr,
+        bars_svg=_bars,
+        spark_svg=sparkline,
+    )
+    return _public(make_response(html), 15)
+
+
+def feed():
+    """/status.json, cached for STATUS_CACHE_SECONDS."""
+    seconds = int(current_app.config["STATUS_CACHE_SECONDS"])
+    document = FEEDS.get("status.json")
+    if document is None:
+        document = board.as_json(board.build())
+        FEEDS.set("status.json", document, seconds)
+    return _public(jsonify(document), seconds)
+
+
+def badge_svg(name: str):
+    """/status/<provider>/badge.svg?metric=status|uptime&window=24h|7d|30d|90d."""
+    metric = request.args.get("metric", "status")
+    window = request.args.get("window", "24h")
+    if metric not in ("status", "uptime") or window not in RANGES:
+        abort(400)
+    seconds = int(current_app.config["STATUS_CACHE_SECONDS"])
+    cache_key = f"badge:{name}:{metric}:{window}:{_('uptime')}"
+    svg = FEEDS.get(cache_key)
+    if svg is None:
+        data = board.build(name=name)
+        if not data.cards:
+            abort(404)
+        svg = _badge(data.cards[0], metric, window)
+        FEEDS.set(cache_key, svg, seconds)
+    response = make_response(svg)
+    response.mimetype = "image/svg+xml"
+    return _public(response, seconds)
+
+
+def _badge(card: board.Card, metric: str, window: str) -> str:
+    name = card.provider.name
+    if metric == "status":
+        return badge(name, _state_text(card.state), card.state)
+    value = card.uptime.get(window)
+    if value is None:
+        return badge(f"{name} {_('uptime')} {window}", _("no data"), "unknown")
+    color = "green" if value >= 0.999 else "yellow" if value >= 0.95 else "red"
+    return badge(f"{name} {_('uptime')} {window}", f"{value * 100:.2f}%", color)
+
+
+def _state_text(state: str) -> str:
+    return {
+        "up": _("up"),
+        "degraded": _("degraded"),
+        "down": _("down"),
+        "maintenance": _("maintenance"),
+    }.get(state, _("unknown"))
+
+
+def _bars(card: board.Card) -> str:
+    """The day bars with hover text (uptime, checks, incidents) in the page's language."""
+    # Templates translated once, formatted per bar: 500 providers make 45,000 titles.
+    no_data = _("%(day)s: no data")
+    measured = _("%(day)s: %(uptime)s up, %(n)s checks")
+    incident_text = _("incident: %(what)s %(state)s (%(cause)s)")
+    last = card_today(card)
+    spans = [
+        (i.started_at.date(), i.ended_at.date() if i.ended_at else last, i) for i in card.incidents
+    ]
+    titles = []
+    for bar in card.bars:
+        day = bar.day.isoformat()
+        if bar.uptime is None:
+            title = no_data % {"day": day}
+        else:
+            title = measured % {"day": day, "uptime": f"{bar.uptime * 100:.2f}%", "n": bar.total}
+        for start, end, incident in spans:
+            if start <= bar.day <= end:
+                what = incident.model or _("provider")
+                cause = incident.cause or ""
+                state = _state_text(incident.state)
+                title += "\n" + incident_text % {"what": what, "state": state, "cause": cause}
+        titles.append(title)
+    return day_bars(card.bars, titles)
+
+
+def card_today(card: board.Card):
+    """The last bar's day (today in UTC)."""
+    return card.bars[-1].day if card.bars else utcnow().date()

@@ -1,0 +1,274 @@
+"""One probing pass: due jobs from the Due table, relay calls in threads, results in one write.
+
+Threads only call relays (relay.probe); every database write happens here afterwards: raw rows and
+buckets (history.record), states and incidents (states), the next due times. The scheduler wraps
+probe_once(); tests and `flask poll-once` call it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from app import db, utcnow
+from blueprints.keys.vault import InvalidToken, vault
+from blueprints.providers.models import Provider
+from relay import probe as probes
+
+from . import history, states
+from .models import Due, Health, Monitor
+from .uptime import model_stats_24h
+
+log = logging.getLogger(__name__)
+
+PROVIDER_TIERS = ("status", "models")  # their results drive the provider's own state
+
+
+@dataclass
+class ProbeReport:
+    """What one pass did."""
+
+    due: int = 0
+    probed: int = 0
+    failed: int = 0
+    changes: int = 0
+    lag_s: float = 0.0  # how late the latest-running due job started
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for humans."""
+        return (
+            f"probed {self.probed} of {self.due} due checks ({self.failed} failed, "
+            f"{self.changes} state changes), lag {self.lag_s:.1f}s, {self.seconds:.1f}s"
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """One probe to run: which provider, tier and model, with what key and limits."""
+
+    provider_id: int
+    tier: str
+    model: str
+    base_url: str
+    interval: int
+    slow_ms: int
+    ttft_slow_ms: int
+    key: str | None = field(default=None, repr=False)
+
+
+def probe_once(now: datetime | None = None, *, force: bool = False) -> ProbeReport:
+    """Run every due probe (force: every probe) once; never raises for relay trouble."""
+    started = time.monotonic()
+    fixed = now  # tests pass a time: every probe of the pass is stamped with it
+    now = now or utcnow()
+    report = ProbeReport()
+    jobs, report.lag_s = due_jobs(now, force)
+    report.due = len(jobs)
+    if jobs:
+        threads = max(1, int(current_app.config["STATUS_THREADS"]))
+        timeout = _timeout()
+        with ThreadPoolExecutor(min(threads, len(jobs)), thread_name_prefix="probe") as pool:
+            results = list(pool.map(lambda job: (job, *_run(job, timeout, fixed)), jobs))
+        store(results, report)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def due_jobs(now: datetime, force: bool = False) -> tuple[list[Job], float]:
+    """The probes due now (all of them with force), and the worst lateness in seconds."""
+    monitors = db.session.execute(
+        select(Monitor, Provider.base_url)
+        .join(Provider, Provider.id == Monitor.provider_id)
+        .where(Monitor.enabled.is_(True))
+    ).all()
+    due = {(d.provider_id, d.tier, d.model): d.next_at for d in db.session.scalars(select(Due))}
+    jobs, lag = [], 0.0
+    for monitor, base_url in monitors:
+        for tier, model, interval in _wanted(monitor):
+            next_at = due.get((monitor.provider_id, tier, model))
+            if not force and next_at is not None and next_at > now:
+                continue
+            if next_at is not None:
+                lag = max(lag, (now - next_at).total_seconds())
+            key = _key(monitor) if tier != "status" else None
+            if tier != "status" and key is None:
+                continue
+            jobs.append(
+                Job(
+                    monitor.provider_id,
+                    tier,
+                    model,
+                    base_url,
+                    interval,
+                    monitor.slow_ms,
+                    monitor.ttft_slow_ms,
+                    key,
+                )
+            )
+    db.session.rollback()  # no read transaction held open while the relays are called
+    return jobs, lag
+
+
+def _wanted(monitor: Monitor) -> list[tuple[str, str, int]]:
+    """(tier, model, interval) of every probe this monitor asks for."""
+    wanted = [("status", "", monitor.status_seconds)]
+    if monitor.probe_key:
+        wanted.append(("models", "", monitor.status_seconds))
+        for model in monitor.models:
+            wanted.append(("light", model, monitor.light_seconds))
+            wanted.append(("stream", model, monitor.stream_seconds))
+    return wanted
+
+
+_keys: dict[tuple[int, bytes], str | None] = {}
+
+
+def _key(monitor: Monitor) -> str | None:
+    """The monitor's probe key, decrypted (memoised per ciphertext for this process)."""
+    if not monitor.probe_key:
+        return None
+    memo = (monitor.provider_id, monitor.probe_key)
+    if memo not in _keys:
+        try:
+            _keys[memo] = vault().decrypt(monitor.probe_key)
+        except InvalidToken:
+            log.warning(
+                "status: the probe key of provider %s cannot be decrypted", monitor.provider_id
+            )
+            _keys[memo] = None
+    return _keys[memo]
+
+
+def _run(
+    job: Job, timeout: tuple[float, float], fixed: datetime | None
+) -> tuple[datetime, probes.ProbeResult]:
+    """In a pool thread: one probe, never raising."""
+    at = fixed or utcnow()
+    try:
+        if job.tier == "status":
+            result = probes.probe_status(job.base_url, timeout=timeout, slow_ms=job.slow_ms)
+        elif job.tier == "models":
+            result = probes.probe_models(
+                job.base_url, job.key, timeout=timeout, slow_ms=job.slow_ms
+            )
+        elif job.tier == "light":
+            result = probes.probe_light(
+                job.base_url, job.key, job.model, timeout=timeout, slow_ms=job.slow_ms
+            )
+        else:
+            result = probes.probe_stream(
+                job.base_url, job.key, job.model, timeout=timeout, ttft_slow_ms=job.ttft_slow_ms
+            )
+    except Exception:  # a probe bug must not end the pass; it shows as a failed probe
+        log.exception("status probe %s failed unexpectedly", job.tier)
+        result = probes.ProbeResult(job.tier, job.model, False, False, None, "bad_json", None)
+    return at, result
+
+
+def store(results: list[tuple[Job, datetime, probes.ProbeResult]], report: ProbeReport) -> None:
+    """Write raw rows and buckets, move states, open/close incidents, schedule the next runs.
+
+    A pass gives each provider (and each model) one reading: the worst of its tiers, so a 429
+    on /api/status is not hidden by a good /v1/models in the same pass.
+    """
+    history.record([_row(job, at, result) for job, at, result in results])
+    monitors = {m.provider_id: m for m in db.session.scalars(select(Monitor))}
+    healths = {(h.provider_id, h.model): h for h in db.session.scalars(select(Health))}
+    dues = {(d.provider_id, d.tier, d.model): d for d in db.session.scalars(select(Due))}
+    readings: dict[tuple[int, str], tuple[datetime, probes.ProbeResult]] = {}
+    for job, at, result in results:
+        report.probed += 1
+        report.failed += not result.ok
+        subject = (job.provider_id, "" if job.tier in PROVIDER_TIERS else job.model)
+        seen = readings.get(subject)
+        if seen is None or _badness(result) > _badness(seen[1]):
+            readings[subject] = (at, result)
+        _schedule(dues, job, at)
+    for (provider_id, model), (at, result) in sorted(readings.items(), key=lambda r: r[1][0]):
+        monitor = monitors.get(provider_id)
+        if monitor is None:
+            continue
+        health = healths.get((provider_id, model))
+        if health is None:
+            health = healths[(provider_id, model)] = Health(
+                provider_id=provider_id,
+                model=model,
+                state="unknown",
+                since=at,
+                fails=0,
+                bad=0,
+                oks=0,
+            )
+            db.session.add(health)
+        change = states.step(
+            health,
+            ok=result.ok,
+            degraded=result.degraded,
+            error=result.error,
+            monitor=monitor,
+            at=at,
+        )
+        if change is not None:
+            report.changes += 1
+            states.record_change(change)
+            states.notify(change)
+    for provider_id in {job.provider_id for job, _at, _r in results if job.tier == "stream"}:
+        latest = max(at for _job, at, _r in results)
+        for model, stats in model_stats_24h(provider_id, latest).items():
+            health = healths.get((provider_id, model))
+            if health is not None:
+                health.ttft_p50_ms, health.tps_p50 = stats["ttft_p50"], stats["tps_p50"]
+    db.session.commit()
+
+
+def _badness(result: probes.ProbeResult) -> int:
+    """0 good, 1 degraded (slow, 429, empty), 2 failed."""
+    if result.ok and not result.degraded:
+        return 0
+    return 1 if result.degraded else 2
+
+
+def _schedule(dues: dict, job: Job, at: datetime) -> None:
+    """The job's next run: one interval after this one."""
+    key = (job.provider_id, job.tier, job.model)
+    next_at = at + timedelta(seconds=max(10, job.interval))
+    if key in dues:
+        dues[key].next_at = next_at
+    else:
+        dues[key] = Due(
+            provider_id=job.provider_id, tier=job.tier, model=job.model, next_at=next_at
+        )
+        db.session.add(dues[key])
+
+
+def _row(job: Job, at: datetime, result: probes.ProbeResult) -> dict:
+    return {
+        "provider_id": job.provider_id,
+        "model": "" if job.tier in PROVIDER_TIERS else job.model,
+        "tier": job.tier,
+        "at": at,
+        "ok": result.ok,
+        "degraded": result.degraded,
+        "status": result.status,
+        "error": result.error,
+        "latency_ms": result.latency_ms,
+        "ttft_ms": result.ttft_ms,
+        "tokens_per_s": result.tokens_per_s,
+    }
+
+
+def _timeout() -> tuple[float, float]:
+    config = current_app.config
+    return float(config["STATUS_CONNECT_TIMEOUT"]), float(config["STATUS_READ_TIMEOUT"])
+
+
+def probe_job() -> ProbeReport:
+    """Scheduler entry point (runner.py names it by text)."""
+    return probe_once()
