@@ -16,7 +16,10 @@ from blueprints.auth.service import create_user
 from blueprints.core.setup import setup_database
 from blueprints.lookup.batch import TABLES
 from blueprints.lookup.cache import LOGS, RESULTS
+from blueprints.playground.catalog import MODELS
+from blueprints.playground.runs import RUNS
 from blueprints.providers.service import add_provider
+from blueprints.status.pages import FEEDS
 from tests.fakerelay import FakeRelay
 
 CHROMIUM = "/usr/bin/chromium"
@@ -37,10 +40,11 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _fresh_memory() -> Iterator[None]:
-    """Every test starts with empty in-memory caches and relay budgets."""
-    for cache in (RESULTS, LOGS, TABLES, relay.STATUS_CACHE, relay.BUDGETS):
+    """Every test starts with empty in-memory caches, relay budgets and playground runs."""
+    for cache in (RESULTS, LOGS, TABLES, relay.STATUS_CACHE, relay.BUDGETS, MODELS, RUNS, FEEDS):
         cache.clear()
     yield
+    RUNS.clear()  # stops any stream a test left running
 
 
 @pytest.fixture
@@ -135,6 +139,20 @@ def browser_type_launch_args(browser_type_launch_args):
             "--disable-sync",
         ],
     }
+
+
+@pytest.fixture
+def problems(page) -> list[str]:
+    """Console errors, page errors and CSP violations, from every page a browser test opens."""
+    found: list[str] = []
+    page.on("console", lambda m: found.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: found.append(str(e)))
+    page.expose_function("reportViolation", lambda text: found.append("CSP: " + text))
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', function (e) {"
+        " window.reportViolation(e.violatedDirective + ' ' + e.blockedURI); });"
+    )
+    return found
 
 
 PASSWORD = "correct horse battery"

@@ -12,7 +12,6 @@ import pytest
 
 from app import db
 from blueprints.keys.models import TrackedKey
-from blueprints.playground.runs import RUNS
 from blueprints.playground.schema import MATH_REASONING
 from blueprints.providers.models import Provider
 from blueprints.providers.prices import set_prices
@@ -25,13 +24,6 @@ SOLUTION = {
     ],
     "final_answer": "x = -3.75",
 }
-
-
-@pytest.fixture(autouse=True)
-def _no_runs():
-    RUNS.clear()
-    yield
-    RUNS.clear()
 
 
 @pytest.fixture
@@ -104,7 +96,9 @@ def test_it_needs_a_login_unless_public(client, tmp_path, fake):
     assert client.post("/playground/run", data={}).status_code in (302, 401)
     (tmp_path / "public").mkdir()
     public = make_app(tmp_path / "public", PLAYGROUND_PUBLIC=True)
-    assert public.test_client().get("/playground").status_code == 200
+    page = public.test_client().get("/playground")
+    assert page.status_code == 200 and 'href="/playground"' in page.get_data(as_text=True)
+    assert 'href="/playground"' not in client.get("/").get_data(as_text=True)
 
 
 def test_the_page_offers_providers_tracked_keys_masked_and_the_preset(member, app, fake):

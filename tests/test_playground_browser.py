@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from blueprints.playground.runs import RUNS
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -22,27 +20,6 @@ SOLUTION = {
     "final_answer": "x = -3.75",
 }
 SLOW = 15  # seconds: a whole slow stream, with room to spare
-
-
-@pytest.fixture(autouse=True)
-def _no_runs() -> Iterator[None]:
-    RUNS.clear()
-    yield
-    RUNS.clear()
-
-
-@pytest.fixture
-def problems(page: Page) -> list[str]:
-    """Console errors, page errors and CSP violations, from every page this test opens."""
-    found: list[str] = []
-    page.on("console", lambda m: found.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: found.append(str(e)))
-    page.expose_function("reportViolation", lambda text: found.append("CSP: " + text))
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', function (e) {"
-        " window.reportViolation(e.violatedDirective + ' ' + e.blockedURI); });"
-    )
-    return found
 
 
 @pytest.fixture

@@ -15,19 +15,11 @@ from blueprints.keys.vault import vault
 from blueprints.providers.models import Provider
 from blueprints.providers.service import add_provider
 from blueprints.status.models import Bucket, Health, Incident, Monitor, Notice, Probe
-from blueprints.status.pages import FEEDS
 from blueprints.status.prober import probe_once
 from blueprints.status.settings import configure
 from tests.conftest import login
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_feeds():
-    FEEDS.clear()
-    yield
-    FEEDS.clear()
 
 
 def watch(app, fake, name="fake", *, models=(), key=True, public=True, **settings) -> int:

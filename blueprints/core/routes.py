@@ -95,9 +95,12 @@ MEMBER_NAV = (
 
 
 def member_nav() -> list[dict]:
-    """Header links for the logged-in user."""
+    """Header links for the logged-in user (a guest sees the playground when it is public)."""
     if not current_user.is_authenticated:
-        return []
+        if not current_app.config.get("PLAYGROUND_PUBLIC"):
+            return []
+        url = url_for("playground.index")
+        return [{"url": url, "label": _l("Playground"), "blueprint": "playground"}]
     return [
         {"url": url_for(endpoint), "label": label, "blueprint": endpoint.split(".")[0]}
         for endpoint, label, admin_only in MEMBER_NAV

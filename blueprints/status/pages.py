@@ -29,13 +29,21 @@ def _public(response, seconds: int):
     return response
 
 
+def _page(response):
+    """HTML pages carry the session's CSRF token and come whole or as an htmx partial from one
+    URL: never from a shared cache, and never a cached full page for an htmx poll."""
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.add("HX-Request")
+    return response
+
+
 def index_page():
     """/status: every public provider."""
     data = board.build()
     html = render_htmx(
         "status/index.html", "status/_board.html", board=data, bars_svg=_bars, spark_svg=sparkline
     )
-    return _public(make_response(html), 15)
+    return _page(make_response(html))
 
 
 def provider_page(name: str):
@@ -60,7 +68,7 @@ def provider_page(name: str):
         bars_svg=_bars,
         spark_svg=sparkline,
     )
-    return _public(make_response(html), 15)
+    return _page(make_response(html))
 
 
 def feed():
@@ -70,7 +78,9 @@ def feed():
     if document is None:
         document = board.as_json(board.build())
         FEEDS.set("status.json", document, seconds)
-    return _public(jsonify(document), seconds)
+    response = _public(jsonify(document), seconds)
+    response.headers["Access-Control-Allow-Origin"] = "*"  # public data, for scripts elsewhere
+    return response
 
 
 def badge_svg(name: str):
