@@ -10,10 +10,14 @@ group (relay-api.md §5): they are never charged. Keys never reach a log line, a
 from __future__ import annotations
 
 import json
+import os
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
+
+import requests
 
 from . import http
 from .calls import STATUS, call
@@ -249,15 +253,28 @@ def _no_reply(answer: http.Answer) -> bool:
 
 
 def _unreachable(base_url: str, timeout: tuple[float, float]) -> str:
-    """The class of an https request that got no reply: "tls" if TCP still connects."""
-    # relay.http and relay.chat fold requests' SSLError into UNREACHABLE; a bare TCP connect,
-    # made only after a failure, tells a bad certificate or handshake from a dead host.
+    """The class of a request that got no reply: "tls" when a bare TLS handshake fails too."""
+    # relay.http and relay.chat fold requests' SSLError into UNREACHABLE (with a body cut short
+    # and other breaks); one handshake of our own, only after a failure, tells them apart.
     parts = urlsplit(base_url)
     if parts.scheme != "https" or not parts.hostname:
         return "connect"
+    # the CA bundle requests verifies with (its environment override, else certifi's)
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    bundle = bundle or requests.certs.where()
     try:
-        with socket.create_connection((parts.hostname, parts.port or 443), timeout=timeout[0]):
-            return "tls"
+        folder = os.path.isdir(bundle)
+        context = ssl.create_default_context(
+            cafile=None if folder else bundle, capath=bundle if folder else None
+        )
+        address = (parts.hostname, parts.port or 443)
+        with (
+            socket.create_connection(address, timeout=timeout[0]) as sock,
+            context.wrap_socket(sock, server_hostname=parts.hostname),
+        ):
+            return "connect"  # the handshake works: the request failed for another reason
+    except ssl.SSLError:  # a bad certificate, or no TLS spoken at all
+        return "tls"
     except (OSError, ValueError):
         return "connect"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 import logging
 import socket
@@ -10,6 +11,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -319,8 +321,24 @@ def test_tls_handshake_failure_is_tls(fake, tier):
 
 
 @pytest.mark.parametrize("tier", TIERS)
-def test_untrusted_certificate_is_tls(tls_server, tier):
-    assert failed(probe(tier, tls_server, "sk-test"), "tls", None)
+def test_untrusted_certificate_is_tls(tls_cert, tier):
+    with tls_server(tls_cert) as url:
+        assert failed(probe(tier, url, "sk-test"), "tls", None)
+
+
+STATUS_REPLY = b'{"success":true,"data":{"version":"v0.6.10","quota_per_unit":500000}}'
+
+
+@pytest.mark.parametrize("tier", ("status", "models", "light"))
+def test_https_body_cut_short_is_connect_not_tls(tls_cert, monkeypatch, tier):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_cert[0]))  # trusted, as requests sees it
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    head += b"Content-Length: %d\r\n\r\n" % len(STATUS_REPLY)
+    with tls_server(tls_cert, head) as url:
+        result = probe(tier, url, "sk-test")  # the body never comes
+    assert result.error == "connect"
+    with tls_server(tls_cert, head + STATUS_REPLY) as url:
+        assert probe("status", url).ok  # the certificate itself is fine
 
 
 def test_refused_https_is_connect_not_tls(fake):
@@ -522,11 +540,12 @@ def json_server(body: bytes, status: bytes = b"200 OK") -> Iterator[str]:
 
 
 @pytest.fixture
-def tls_server(tmp_path) -> Iterator[str]:
-    """An HTTPS listener with a self-signed certificate nobody trusts (handshakes then fail)."""
+def tls_cert(tmp_path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (trusted by nobody unless a test says so)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relaydash test")])
     now = datetime.datetime.now(datetime.UTC)
+    ip = ipaddress.IPv4Address("127.0.0.1")
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -535,7 +554,9 @@ def tls_server(tmp_path) -> Iterator[str]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ip)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -547,8 +568,14 @@ def tls_server(tmp_path) -> Iterator[str]:
             serialization.NoEncryption(),
         )
     )
+    return cert_file, key_file
+
+
+@contextmanager
+def tls_server(cert: tuple[Path, Path], reply: bytes = b"") -> Iterator[str]:
+    """An HTTPS listener: each connection handshakes, gets `reply` to its request, and closes."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
+    context.load_cert_chain(*cert)
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
     stopping = threading.Event()
@@ -563,14 +590,19 @@ def tls_server(tmp_path) -> Iterator[str]:
                 return
             conn.settimeout(2)
             try:
-                with context.wrap_socket(conn, server_side=True):
-                    pass
-            except OSError:  # the client refuses the certificate: expected
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    request = b""
+                    while reply and b"\r\n\r\n" not in request:
+                        request += tls.recv(65536) or b"\r\n\r\n"
+                    tls.sendall(reply)
+            except OSError:  # a client refusing the certificate, or our own handshake check
                 pass
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield f"https://localhost:{listener.getsockname()[1]}"
-    stopping.set()
-    thread.join(5)
-    listener.close()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stopping.set()
+        thread.join(5)
+        listener.close()

@@ -13,7 +13,7 @@ from blueprints.alerts.models import Channel, Delivery
 from blueprints.auth.models import User
 from blueprints.keys.vault import vault
 from blueprints.providers.models import Provider
-from blueprints.providers.service import add_provider
+from blueprints.providers.service import add_provider, edit_provider
 from blueprints.status.models import Bucket, Health, Incident, Monitor, Notice, Probe
 from blueprints.status.prober import probe_once
 from blueprints.status.settings import configure
@@ -125,10 +125,11 @@ def test_empty_answers_and_429s_degrade_but_never_go_down(app, fake):
     passes(app, T0, 3)
     model = health(app, pid, "m-empty")
     assert model.state == "degraded" and model.last_error == "empty_response"
-    fake.set_fault("/api/status", "429")
+    # (/v1/models: a 429 on /api/status also starts our own hold, which skips the next probes)
+    fake.set_fault("/v1/models", "429")
     passes(app, T0 + timedelta(minutes=3), 2)
     assert health(app, pid).state == "degraded"
-    assert probes(app, pid, "status")[-1].error == "rate_limited"
+    assert probes(app, pid, "models")[-1].error == "rate_limited"
 
 
 def test_a_slow_first_token_degrades_the_model(app, fake):
@@ -152,6 +153,16 @@ def test_rollups_count_what_the_probes_saw(app, fake):
             select(func.count()).where(Bucket.provider_id == pid, Bucket.grain == "m")
         )
         assert minutes == 4
+
+
+def test_a_probe_our_budget_held_back_is_not_recorded(app, fake):
+    pid = watch(app, fake, key=False)
+    with app.app_context():
+        edit_provider(db.session.get(Provider, pid), budget=(1, 3600))
+    passes(app, T0, 3)
+    assert len(probes(app, pid)) == 1  # one call allowed per hour: the others were never sent
+    assert health(app, pid).state == "up"
+    assert len(fake.requests_to("/api/status")) == 1
 
 
 def test_due_times_are_honoured_without_force(app, fake):

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from app import db, utcnow
 from blueprints.keys.vault import InvalidToken, vault
 from blueprints.providers.models import Provider
+from blueprints.providers.service import apply_budget
 from relay import probe as probes
 
 from . import history, states
@@ -84,13 +85,15 @@ def probe_once(now: datetime | None = None, *, force: bool = False) -> ProbeRepo
 def due_jobs(now: datetime, force: bool = False) -> tuple[list[Job], float]:
     """The probes due now (all of them with force), and the worst lateness in seconds."""
     monitors = db.session.execute(
-        select(Monitor, Provider.base_url)
+        select(Monitor, Provider)
         .join(Provider, Provider.id == Monitor.provider_id)
         .where(Monitor.enabled.is_(True))
     ).all()
     due = {(d.provider_id, d.tier, d.model): d.next_at for d in db.session.scalars(select(Due))}
     jobs, lag = [], 0.0
-    for monitor, base_url in monitors:
+    for monitor, provider in monitors:
+        base_url = provider.base_url
+        apply_budget(provider)  # /api/status shares the provider's per-IP budget with lookups
         for tier, model, interval in _wanted(monitor):
             next_at = due.get((monitor.provider_id, tier, model))
             if not force and next_at is not None and next_at > now:
@@ -178,19 +181,22 @@ def store(results: list[tuple[Job, datetime, probes.ProbeResult]], report: Probe
     A pass gives each provider (and each model) one reading: the worst of its tiers, so a 429
     on /api/status is not hidden by a good /v1/models in the same pass.
     """
-    history.record([_row(job, at, result) for job, at, result in results])
+    # A probe our own request budget held back says nothing about the relay: not recorded.
+    sent = [(job, at, result) for job, at, result in results if not probes.not_sent(result)]
+    history.record([_row(job, at, result) for job, at, result in sent])
     monitors = {m.provider_id: m for m in db.session.scalars(select(Monitor))}
     healths = {(h.provider_id, h.model): h for h in db.session.scalars(select(Health))}
     dues = {(d.provider_id, d.tier, d.model): d for d in db.session.scalars(select(Due))}
     readings: dict[tuple[int, str], tuple[datetime, probes.ProbeResult]] = {}
-    for job, at, result in results:
+    for job, at, _result in results:
+        _schedule(dues, job, at)
+    for job, at, result in sent:
         report.probed += 1
         report.failed += not result.ok
         subject = (job.provider_id, "" if job.tier in PROVIDER_TIERS else job.model)
         seen = readings.get(subject)
         if seen is None or _badness(result) > _badness(seen[1]):
             readings[subject] = (at, result)
-        _schedule(dues, job, at)
     for (provider_id, model), (at, result) in sorted(readings.items(), key=lambda r: r[1][0]):
         monitor = monitors.get(provider_id)
         if monitor is None:
