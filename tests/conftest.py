@@ -19,6 +19,7 @@ from blueprints.lookup.cache import LOGS, RESULTS
 from blueprints.playground.catalog import MODELS
 from blueprints.playground.runs import RUNS
 from blueprints.providers.service import add_provider
+from blueprints.status.board import PAST_BARS
 from blueprints.status.pages import FEEDS
 from tests.fakerelay import FakeRelay
 
@@ -41,7 +42,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _fresh_memory() -> Iterator[None]:
     """Every test starts with empty in-memory caches, relay budgets and playground runs."""
-    for cache in (RESULTS, LOGS, TABLES, relay.STATUS_CACHE, relay.BUDGETS, MODELS, RUNS, FEEDS):
+    for cache in (RESULTS, LOGS, TABLES, relay.STATUS_CACHE, relay.BUDGETS, MODELS, RUNS, FEEDS,
+                  PAST_BARS):
         cache.clear()
     yield
     RUNS.clear()  # stops any stream a test left running

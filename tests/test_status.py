@@ -14,6 +14,7 @@ from blueprints.auth.models import User
 from blueprints.keys.vault import vault
 from blueprints.providers.models import Provider
 from blueprints.providers.service import add_provider, edit_provider
+from blueprints.status import board
 from blueprints.status.models import Bucket, Health, Incident, Monitor, Notice, Probe
 from blueprints.status.prober import probe_once
 from blueprints.status.settings import configure
@@ -335,3 +336,22 @@ def test_members_cannot_reach_the_admin_page(app, client, fake, make_user):
     make_user("alice")
     login(client, "alice")
     assert client.get(f"/admin/status/{pid}").status_code == 403
+
+
+def test_the_page_lists_trouble_first_and_pages_but_the_feed_has_everyone(
+    app, client, relays, monkeypatch
+):
+    monkeypatch.setattr(board, "PAGE_SIZE", 2)
+    fakes = {name: relays("one-api") for name in ("alpha", "beta", "gamma")}
+    for name, relay_ in fakes.items():
+        watch(app, relay_, name, key=False)
+    fakes["gamma"].set_fault("*", "503")
+    passes(app, datetime.now(UTC) - timedelta(minutes=3), 2)
+    first = client.get("/status").get_data(as_text=True)
+    second = client.get("/status?page=2").get_data(as_text=True)
+    assert first.index("provider-gamma") < first.index("provider-alpha")  # down before up
+    assert "provider-beta" not in first and "provider-beta" in second
+    assert 'data-state="down"' in first and "Major outage" in second  # the banner covers all
+    names = [p["name"] for p in client.get("/status.json").get_json()["providers"]]
+    assert sorted(names) == ["alpha", "beta", "gamma"]
+    assert client.get("/status?page=99").status_code == 200

@@ -15,6 +15,7 @@ from blueprints.shared import no_store
 
 from .board import active_notices
 from .models import Incident, IncidentNote, Notice
+from .pages import labels
 from .settings import LIMITS, SettingsError, configure, monitor_of, parse_models
 
 ERRORS = {
@@ -65,6 +66,7 @@ def settings_page(pid: int, status: int = 200, error: str | None = None, form=No
         incidents=incidents,
         notes=notes,
         notices=active_notices([pid], utcnow()),
+        labels=labels(),
     )
     return no_store(make_response(body, status))
 

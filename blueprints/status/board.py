@@ -13,6 +13,7 @@ from statistics import median
 from sqlalchemy import or_, select
 
 from app import db, utcnow
+from blueprints.lookup.cache import TTLCache
 from blueprints.providers.models import Provider
 
 from .models import Health, Incident, IncidentNote, Monitor, Notice
@@ -20,6 +21,7 @@ from .uptime import day_bars, sparkline_24h, uptime
 
 WINDOWS = ("24h", "7d", "30d", "90d")
 RECENT = timedelta(days=14)  # closed incidents listed on the page
+PAGE_SIZE = 50  # providers per page: the page never carries every provider's history at once
 RANK = {"up": 0, "unknown": 1, "maintenance": 2, "degraded": 3, "down": 4}
 
 
@@ -54,6 +56,9 @@ class Board:
     overall: str
     notices: list[Notice]
     notes: dict[int, list[IncidentNote]]
+    page: int = 1
+    pages: int = 1
+    total: int = 0
 
 
 def public_providers(name: str | None = None) -> list[tuple[Provider, Monitor]]:
@@ -69,8 +74,18 @@ def public_providers(name: str | None = None) -> list[tuple[Provider, Monitor]]:
     return [(provider, monitor) for provider, monitor in db.session.execute(query)]
 
 
-def build(now: datetime | None = None, name: str | None = None) -> Board:
-    """The board for every public provider (or the one named)."""
+def build(
+    now: datetime | None = None,
+    name: str | None = None,
+    *,
+    page: int | None = None,
+    bars: bool = True,
+) -> Board:
+    """The board for every public provider (or the one named, or one page of PAGE_SIZE).
+
+    States come first for all providers (health rows only), so the banner and the order (trouble
+    first, then by name) cover everyone while the heavier history is read for the page shown.
+    """
     now = now or utcnow()
     pairs = public_providers(name)
     ids = [p.id for p, _m in pairs]
@@ -79,37 +94,61 @@ def build(now: datetime | None = None, name: str | None = None) -> Board:
         select(Health).where(Health.provider_id.in_(ids)).order_by(Health.model)
     ):
         healths[health.provider_id].append(health)
-    up = uptime(ids, "", now) if ids else {}
-    bars = day_bars(ids, "", now.date()) if ids else {}
-    spark = sparkline_24h(ids, now) if ids else {}
-    incidents = _incidents(ids, now)
     notices = active_notices(ids, now)
-    in_maintenance = {
-        n.provider_id for n in notices if n.kind == "maintenance" and n.starts_at <= now
-    }
-    cards = []
+    maintained = {n.provider_id for n in notices if n.kind == "maintenance" and n.starts_at <= now}
+    states = {}
     for provider, monitor in pairs:
         rows = healths[provider.id]
         own = next((h for h in rows if h.model == ""), None)
         models = [h for h in rows if h.model and h.model in monitor.models]
-        maintenance = provider.id in in_maintenance or None in in_maintenance
-        cards.append(
-            Card(
-                provider,
-                monitor,
-                _state(own, models, maintenance, monitor.enabled),
-                own,
-                models,
-                up.get(provider.id, dict.fromkeys(WINDOWS)),
-                bars.get(provider.id, []),
-                spark.get(provider.id, []),
-                [i for i in incidents if i.provider_id == provider.id],
-                maintenance,
-            )
+        maintenance = provider.id in maintained or None in maintained
+        states[provider.id] = (_state(own, models, maintenance, monitor.enabled), own, models)
+    overall = max((s[0] for s in states.values()), key=RANK.__getitem__, default="unknown")
+    pairs.sort(key=lambda pair: (-RANK[states[pair[0].id][0]], pair[0].name))
+    pages = max(1, -(-len(pairs) // PAGE_SIZE))
+    if page is not None:
+        page = min(max(1, page), pages)
+        pairs = pairs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    shown = [p.id for p, _m in pairs]
+    up = uptime(shown, "", now) if shown else {}
+    day = past_and_today(shown, now) if shown and bars else {}
+    spark = sparkline_24h(shown, now) if shown else {}
+    incidents = _incidents(shown, now)
+    by_provider: dict[int, list[Incident]] = {}
+    for incident in incidents:
+        by_provider.setdefault(incident.provider_id, []).append(incident)
+    cards = [
+        Card(
+            provider,
+            monitor,
+            states[provider.id][0],
+            states[provider.id][1],
+            states[provider.id][2],
+            up.get(provider.id, dict.fromkeys(WINDOWS)),
+            day.get(provider.id, []),
+            spark.get(provider.id, []),
+            by_provider.get(provider.id, []),
+            states[provider.id][0] == "maintenance",
         )
-    overall = max((c.state for c in cards), key=RANK.__getitem__, default="unknown")
+        for provider, monitor in pairs
+    ]
     notes = _notes([i.id for i in incidents])
-    return Board(now, cards, overall, notices, notes)
+    return Board(now, cards, overall, notices, notes, page or 1, pages, len(ids))
+
+
+# Past days' bars never change (probes land in today): kept per provider and day for an hour.
+PAST_BARS = TTLCache(max_items=20_000)
+
+
+def past_and_today(ids: list[int], now: datetime) -> dict[int, list]:
+    """90 day bars per provider: the 89 past days from memory when known, today read fresh."""
+    today = now.date()
+    missing = [i for i in ids if PAST_BARS.get(f"{i}:{today}") is None]
+    if missing:
+        for pid, bars in day_bars(missing, "", today).items():
+            PAST_BARS.set(f"{pid}:{today}", bars[:-1], 3600)
+    todays = day_bars(ids, "", today, days=1)
+    return {i: [*PAST_BARS.get(f"{i}:{today}"), *todays[i]] for i in ids}
 
 
 def _state(own: Health | None, models: list[Health], maintenance: bool, enabled: bool) -> str:

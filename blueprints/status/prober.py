@@ -23,8 +23,8 @@ from blueprints.providers.service import apply_budget
 from relay import probe as probes
 
 from . import history, states
-from .models import Due, Health, Monitor
-from .uptime import model_stats_24h
+from .models import Due, Health, Monitor, Probe
+from .uptime import exact
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def probe_once(now: datetime | None = None, *, force: bool = False) -> ProbeRepo
         timeout = _timeout()
         with ThreadPoolExecutor(min(threads, len(jobs)), thread_name_prefix="probe") as pool:
             results = list(pool.map(lambda job: (job, *_run(job, timeout, fixed)), jobs))
-        store(results, report)
+        store(results, report, now)
     report.seconds = time.monotonic() - started
     return report
 
@@ -175,7 +175,11 @@ def _run(
     return at, result
 
 
-def store(results: list[tuple[Job, datetime, probes.ProbeResult]], report: ProbeReport) -> None:
+def store(
+    results: list[tuple[Job, datetime, probes.ProbeResult]],
+    report: ProbeReport,
+    now: datetime | None = None,
+) -> None:
     """Write raw rows and buckets, move states, open/close incidents, schedule the next runs.
 
     A pass gives each provider (and each model) one reading: the worst of its tiers, so a 429
@@ -189,7 +193,9 @@ def store(results: list[tuple[Job, datetime, probes.ProbeResult]], report: Probe
     dues = {(d.provider_id, d.tier, d.model): d for d in db.session.scalars(select(Due))}
     readings: dict[tuple[int, str], tuple[datetime, probes.ProbeResult]] = {}
     for job, at, _result in results:
-        _schedule(dues, job, at)
+        # From the pass's own time, not the probe's start: a probe starting a little after its
+        # tick would otherwise fall just after the tick one interval later and wait a whole tick.
+        _schedule(dues, job, now or at)
     for job, at, result in sent:
         report.probed += 1
         report.failed += not result.ok
@@ -227,11 +233,33 @@ def store(results: list[tuple[Job, datetime, probes.ProbeResult]], report: Probe
             states.notify(change)
     for provider_id in {job.provider_id for job, _at, _r in results if job.tier == "stream"}:
         latest = max(at for _job, at, _r in results)
-        for model, stats in model_stats_24h(provider_id, latest).items():
+        for model, (ttft, speed) in _stream_medians(provider_id, latest).items():
             health = healths.get((provider_id, model))
             if health is not None:
-                health.ttft_p50_ms, health.tps_p50 = stats["ttft_p50"], stats["tps_p50"]
+                health.ttft_p50_ms, health.tps_p50 = ttft, speed
     db.session.commit()
+
+
+def _stream_medians(provider_id: int, now: datetime) -> dict[str, tuple]:
+    """{model: (TTFT p50, tok/s p50)} over the provider's stream probes of the last 24 h."""
+    rows = db.session.execute(
+        select(Probe.model, Probe.ttft_ms, Probe.tokens_per_s).where(
+            Probe.provider_id == provider_id,
+            Probe.at >= now - timedelta(hours=24),
+            Probe.tier == "stream",
+        )
+    )
+    ttft: dict[str, list[float]] = {}
+    speed: dict[str, list[float]] = {}
+    for model, first, rate in rows:
+        if first is not None:
+            ttft.setdefault(model, []).append(first)
+        if rate is not None:
+            speed.setdefault(model, []).append(rate)
+    return {
+        model: (exact(sorted(ttft.get(model, [])), 50), exact(sorted(speed.get(model, [])), 50))
+        for model in set(ttft) | set(speed)
+    }
 
 
 def _badness(result: probes.ProbeResult) -> int:
