@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from statistics import median
 
 from sqlalchemy import or_, select
 
@@ -42,9 +41,9 @@ class Card:
 
     @property
     def latency_p50(self) -> float | None:
-        """Median of the last 24 hourly latency medians (None without data)."""
-        known = [v for v in self.spark if v is not None]
-        return round(median(known), 1) if known else None
+        """Reachability latency p50 over the last 24 h (kept by the prober; None without data)."""
+        value = self.health.latency_p50_ms if self.health is not None else None
+        return round(value, 1) if value is not None else None
 
 
 @dataclass
@@ -80,6 +79,7 @@ def build(
     *,
     page: int | None = None,
     bars: bool = True,
+    spark: bool = True,
 ) -> Board:
     """The board for every public provider (or the one named, or one page of PAGE_SIZE).
 
@@ -112,7 +112,7 @@ def build(
     shown = [p.id for p, _m in pairs]
     up = uptime(shown, "", now) if shown else {}
     day = past_and_today(shown, now) if shown and bars else {}
-    spark = sparkline_24h(shown, now) if shown else {}
+    lines = sparkline_24h(shown, now) if shown and spark else {}
     incidents = _incidents(shown, now)
     by_provider: dict[int, list[Incident]] = {}
     for incident in incidents:
@@ -126,7 +126,7 @@ def build(
             states[provider.id][2],
             up.get(provider.id, dict.fromkeys(WINDOWS)),
             day.get(provider.id, []),
-            spark.get(provider.id, []),
+            lines.get(provider.id, []),
             by_provider.get(provider.id, []),
             states[provider.id][0] == "maintenance",
         )

@@ -75,7 +75,7 @@ def feed():
     seconds = int(current_app.config["STATUS_CACHE_SECONDS"])
     document = FEEDS.get("status.json")
     if document is None:
-        document = board.as_json(board.build(bars=False))
+        document = board.as_json(board.build(bars=False, spark=False))
         FEEDS.set("status.json", document, seconds)
     response = _public(jsonify(document), seconds)
     response.headers["Access-Control-Allow-Origin"] = "*"  # public data, for scripts elsewhere

@@ -23,8 +23,8 @@ from blueprints.providers.service import apply_budget
 from relay import probe as probes
 
 from . import history, states
-from .models import Due, Health, Monitor, Probe
-from .uptime import exact
+from .models import Bucket, Due, Health, Monitor, Probe
+from .uptime import exact, merge
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,11 @@ def store(
             report.changes += 1
             states.record_change(change)
             states.notify(change)
+    checked = {job.provider_id for job, _at, _r in sent if job.tier in PROVIDER_TIERS}
+    for provider_id in checked:
+        health = healths.get((provider_id, ""))
+        if health is not None:
+            health.latency_p50_ms = _latency_p50(provider_id, now or utcnow())
     for provider_id in {job.provider_id for job, _at, _r in results if job.tier == "stream"}:
         latest = max(at for _job, at, _r in results)
         for model, (ttft, speed) in _stream_medians(provider_id, latest).items():
@@ -238,6 +243,19 @@ def store(
             if health is not None:
                 health.ttft_p50_ms, health.tps_p50 = ttft, speed
     db.session.commit()
+
+
+def _latency_p50(provider_id: int, now: datetime) -> float | None:
+    """The provider's reachability latency p50 over the last 24 h, from its hour buckets."""
+    hours = db.session.scalars(
+        select(Bucket).where(
+            Bucket.provider_id == provider_id,
+            Bucket.model == "",
+            Bucket.grain == "h",
+            Bucket.start > now - timedelta(hours=24),
+        )
+    ).all()
+    return merge(hours)["latency_p50"] if hours else None
 
 
 def _stream_medians(provider_id: int, now: datetime) -> dict[str, tuple]:
