@@ -190,7 +190,10 @@ def test_keeping_an_answer_adds_it_to_the_conversation(playground: Page, fake, p
     expect(page.get_by_test_id("keep-0")).to_be_disabled()
     # The next run sends the whole conversation.
     ask(page, "And doubled?")
+    first_run = page.locator("[data-run]").get_attribute("data-run")
     page.get_by_test_id("run").click()
+    # The old run view says Finished too: wait for the new one first.
+    expect(page.locator("[data-run]")).not_to_have_attribute("data-run", first_run)
     expect(page.get_by_test_id("run-state")).to_contain_text("✓ Finished")
     sent = json.loads(fake.requests_to("/v1/chat/completions")[-1].body)["messages"]
     assert [(m["role"], m["content"]) for m in sent] == [
