@@ -20,7 +20,19 @@ from .scheduler.runner import start_in_process
 from .status import bp as status
 from .usage import bp as usage
 
-BLUEPRINTS = (core, providers, lookup, auth, keys, alerts, usage, playground, status, admin, scheduler)
+BLUEPRINTS = (
+    core,
+    providers,
+    lookup,
+    auth,
+    keys,
+    alerts,
+    usage,
+    playground,
+    status,
+    admin,
+    scheduler,
+)
 
 
 def init_app(app: Flask) -> None:

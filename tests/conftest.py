@@ -42,8 +42,17 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _fresh_memory() -> Iterator[None]:
     """Every test starts with empty in-memory caches, relay budgets and playground runs."""
-    for cache in (RESULTS, LOGS, TABLES, relay.STATUS_CACHE, relay.BUDGETS, MODELS, RUNS, FEEDS,
-                  PAST_BARS):
+    for cache in (
+        RESULTS,
+        LOGS,
+        TABLES,
+        relay.STATUS_CACHE,
+        relay.BUDGETS,
+        MODELS,
+        RUNS,
+        FEEDS,
+        PAST_BARS,
+    ):
         cache.clear()
     yield
     RUNS.clear()  # stops any stream a test left running
