@@ -797,7 +797,7 @@ WRITES = [(history, n) for n in ("record", "_refresh_hour", "_refresh_day")]
 def run_ticks(app, tick: float, seconds: float) -> list[dict]:
     """probe_once() every `tick` s for `seconds`, a tick skipped while a pass runs (APScheduler
     interval job with max_instances=1)."""
-    timers = Timers([(prober, "store"), (prober, "_stream_medians"), *WRITES])
+    timers = Timers([(prober, "store"), (prober, "model_stats_24h"), *WRITES])
     passes, k, t0 = [], 0, time.monotonic()
     try:
         while k * tick < seconds:
@@ -862,7 +862,7 @@ def lag_part(tmp: Path, args) -> dict:
     )
     print("seconds per pass: calls = relay calls in threads; store = prober.store, of which")
     print("record = history.record (hour / day: its _refresh_hour / _refresh_day) and stats =")
-    print("_stream_medians; skip = ticks skipped because the pass still ran")
+    print("model_stats_24h (stream rows); skip = ticks skipped because the pass still ran")
     print(
         f"{'tick':>4s} {'clock':>8s} {'due':>5s} {'fail':>4s} {'lag':>5s} {'pass':>6s} "
         f"{'calls':>6s} {'store':>6s} {'record':>6s} {'hour':>5s} {'day':>5s} {'stats':>6s} "
@@ -877,7 +877,7 @@ def lag_part(tmp: Path, args) -> dict:
             f"{p['tick']:4d} {p['at']:%H:%M:%S} {r.due:5d} {r.failed:4d} {r.lag_s:5.1f} "
             f"{r.seconds:6.2f} {r.seconds - store:6.2f} {store:6.2f} "
             f"{p.get('history.record', 0):6.2f} {p.get('history._refresh_hour', 0):5.2f} "
-            f"{p.get('history._refresh_day', 0):5.2f} {p.get('prober._stream_medians', 0):6.2f} "
+            f"{p.get('history._refresh_day', 0):5.2f} {p.get('prober.model_stats_24h', 0):6.2f} "
             f"{r.probed / max(r.seconds, 1e-9):8.0f} {p['skipped']:4d}"
         )
     empty = sum(1 for p in passes if not p["report"].due)

@@ -24,7 +24,7 @@ from .calls import STATUS, call
 from .chat import ChatCall, Event, models
 from .info import STATUS_CACHE, parse_status
 
-# The same tuple as blueprints.status.models.ERROR_CLASSES (relay/ never imports blueprints).
+# Every error class a probe result may carry (blueprints.status stores them as they are).
 ERROR_CLASSES = (
     "timeout",
     "connect",

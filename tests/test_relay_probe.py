@@ -35,6 +35,7 @@ from relay.probe import (
     probe_stream,
 )
 from tests.fakerelay import DEFAULT_GROUP_MODELS, FLAVORS, NA_PLUS, OA, FakeRelay
+from tests.test_relay_chat import raw_server
 
 T = (1.0, 1.0)
 NEVER_SLOW = 60_000.0
@@ -518,25 +519,10 @@ def test_keys_never_logged(fake, caplog):
 @contextmanager
 def json_server(body: bytes, status: bytes = b"200 OK") -> Iterator[str]:
     """A one-request HTTP server answering this JSON body."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += conn.recv(65536)
-            head = b"HTTP/1.1 %s\r\nContent-Type: application/json\r\n" % status
-            head += b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
-            conn.sendall(head + body)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        thread.join(5)
-        listener.close()
+    head = b"HTTP/1.1 %s\r\nContent-Type: application/json\r\n" % status
+    head += b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+    with raw_server([(0.0, head + body)]) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from app import db
 from blueprints.keys.models import TrackedKey
+from blueprints.keys.service import my_keys
 from blueprints.keys.vault import InvalidToken, vault
 from blueprints.lookup.keys import BadInput, clean_key, mask
 from blueprints.providers.models import Provider
@@ -43,15 +44,7 @@ def providers() -> list[Provider]:
 
 def my_tracked() -> list[TrackedKey]:
     """The user's tracked keys (none for guests)."""
-    if not current_user.is_authenticated:
-        return []
-    return list(
-        db.session.scalars(
-            db.select(TrackedKey)
-            .where(TrackedKey.user_id == current_user.id)
-            .order_by(TrackedKey.id.desc())
-        )
-    )
+    return my_keys(current_user) if current_user.is_authenticated else []
 
 
 def resolve(form) -> Source:
@@ -65,18 +58,29 @@ def resolve(form) -> Source:
     name = form.get("provider")
     if not name:
         raise BadRun("missing_provider")
-    provider = find_provider(name, include_hidden=current_user.is_authenticated)
-    if provider is None:
-        raise BadRun("unknown_provider")
-    return Source(provider, key, mask(key))
+    return Source(_provider(name), key, mask(key))
 
 
-def _tracked(key_id: str | None) -> Source:
+def _owned(key_id: str | None) -> TrackedKey:
+    """One of the user's tracked keys by id (BadRun for guests, bad ids and others' keys)."""
     if not current_user.is_authenticated or not (key_id or "").isdigit():
         raise BadRun("unknown_key")
     tracked = db.session.get(TrackedKey, int(key_id))
     if tracked is None or tracked.user_id != current_user.id:
         raise BadRun("unknown_key")
+    return tracked
+
+
+def _provider(name: str | None) -> Provider:
+    """A configured provider (hidden ones for members only), or BadRun."""
+    provider = find_provider(name, include_hidden=current_user.is_authenticated)
+    if provider is None:
+        raise BadRun("unknown_provider")
+    return provider
+
+
+def _tracked(key_id: str | None) -> Source:
+    tracked = _owned(key_id)
     try:
         secret = vault().decrypt(tracked.ciphertext)
     except InvalidToken:
@@ -88,14 +92,5 @@ def _tracked(key_id: str | None) -> Source:
 def base_url_of(form) -> str:
     """The provider URL a form points at, without needing (or decrypting) its key."""
     if form.get("source") == "tracked":
-        key_id = form.get("key_id") or ""
-        tracked = db.session.get(TrackedKey, int(key_id)) if key_id.isdigit() else None
-        if tracked is None or not current_user.is_authenticated:
-            raise BadRun("unknown_key")
-        if tracked.user_id != current_user.id:
-            raise BadRun("unknown_key")
-        return tracked.provider.base_url
-    provider = find_provider(form.get("provider"), include_hidden=current_user.is_authenticated)
-    if provider is None:
-        raise BadRun("unknown_provider")
-    return provider.base_url
+        return _owned(form.get("key_id")).provider.base_url
+    return _provider(form.get("provider")).base_url

@@ -9,23 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app import db, utcnow
 from blueprints.keys.vault import encrypted
+from relay.probe import ERROR_CLASSES as ERROR_CLASSES  # what Probe.error may hold
 
 TIERS = ("status", "models", "light", "stream")  # /api/status, /v1/models, 1-token chat, stream
 STATES = ("up", "degraded", "down", "unknown")
 GRAINS = ("m", "h", "d")  # minute, hour, day buckets
-ERROR_CLASSES = (
-    "timeout",
-    "connect",
-    "tls",
-    "http_5xx",
-    "rate_limited",
-    "auth",
-    "quota",
-    "model_unavailable",
-    "empty_response",
-    "bad_json",
-    "http_4xx",
-)
 
 
 @encrypted("probe_key")

@@ -23,8 +23,8 @@ from blueprints.providers.service import apply_budget
 from relay import probe as probes
 
 from . import history, states
-from .models import Bucket, Due, Health, Monitor, Probe
-from .uptime import exact, merge
+from .models import Due, Health, Monitor
+from .uptime import latency_p50_24h, model_stats_24h
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +94,14 @@ def due_jobs(now: datetime, force: bool = False) -> tuple[list[Job], float]:
     for monitor, provider in monitors:
         base_url = provider.base_url
         apply_budget(provider)  # /api/status shares the provider's per-IP budget with lookups
+        secret = _key(monitor)  # once a pass; nothing keeps it after the pass
         for tier, model, interval in _wanted(monitor):
             next_at = due.get((monitor.provider_id, tier, model))
             if not force and next_at is not None and next_at > now:
                 continue
             if next_at is not None:
                 lag = max(lag, (now - next_at).total_seconds())
-            key = _key(monitor) if tier != "status" else None
+            key = secret if tier != "status" else None
             if tier != "status" and key is None:
                 continue
             jobs.append(
@@ -130,23 +131,15 @@ def _wanted(monitor: Monitor) -> list[tuple[str, str, int]]:
     return wanted
 
 
-_keys: dict[tuple[int, bytes], str | None] = {}
-
-
 def _key(monitor: Monitor) -> str | None:
-    """The monitor's probe key, decrypted (memoised per ciphertext for this process)."""
+    """The monitor's probe key, decrypted (None without one, or when it cannot be opened)."""
     if not monitor.probe_key:
         return None
-    memo = (monitor.provider_id, monitor.probe_key)
-    if memo not in _keys:
-        try:
-            _keys[memo] = vault().decrypt(monitor.probe_key)
-        except InvalidToken:
-            log.warning(
-                "status: the probe key of provider %s cannot be decrypted", monitor.provider_id
-            )
-            _keys[memo] = None
-    return _keys[memo]
+    try:
+        return vault().decrypt(monitor.probe_key)
+    except InvalidToken:
+        log.warning("status: the probe key of provider %s cannot be decrypted", monitor.provider_id)
+        return None
 
 
 def _run(
@@ -235,49 +228,14 @@ def store(
     for provider_id in checked:
         health = healths.get((provider_id, ""))
         if health is not None:
-            health.latency_p50_ms = _latency_p50(provider_id, now or utcnow())
+            health.latency_p50_ms = latency_p50_24h(provider_id, now or utcnow())
     for provider_id in {job.provider_id for job, _at, _r in results if job.tier == "stream"}:
         latest = max(at for _job, at, _r in results)
-        for model, (ttft, speed) in _stream_medians(provider_id, latest).items():
+        for model, stats in model_stats_24h(provider_id, latest, tiers=("stream",)).items():
             health = healths.get((provider_id, model))
             if health is not None:
-                health.ttft_p50_ms, health.tps_p50 = ttft, speed
+                health.ttft_p50_ms, health.tps_p50 = stats["ttft_p50"], stats["tps_p50"]
     db.session.commit()
-
-
-def _latency_p50(provider_id: int, now: datetime) -> float | None:
-    """The provider's reachability latency p50 over the last 24 h, from its hour buckets."""
-    hours = db.session.scalars(
-        select(Bucket).where(
-            Bucket.provider_id == provider_id,
-            Bucket.model == "",
-            Bucket.grain == "h",
-            Bucket.start > now - timedelta(hours=24),
-        )
-    ).all()
-    return merge(hours)["latency_p50"] if hours else None
-
-
-def _stream_medians(provider_id: int, now: datetime) -> dict[str, tuple]:
-    """{model: (TTFT p50, tok/s p50)} over the provider's stream probes of the last 24 h."""
-    rows = db.session.execute(
-        select(Probe.model, Probe.ttft_ms, Probe.tokens_per_s).where(
-            Probe.provider_id == provider_id,
-            Probe.at >= now - timedelta(hours=24),
-            Probe.tier == "stream",
-        )
-    )
-    ttft: dict[str, list[float]] = {}
-    speed: dict[str, list[float]] = {}
-    for model, first, rate in rows:
-        if first is not None:
-            ttft.setdefault(model, []).append(first)
-        if rate is not None:
-            speed.setdefault(model, []).append(rate)
-    return {
-        model: (exact(sorted(ttft.get(model, [])), 50), exact(sorted(speed.get(model, [])), 50))
-        for model in set(ttft) | set(speed)
-    }
 
 
 def _badness(result: probes.ProbeResult) -> int:

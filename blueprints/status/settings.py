@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
-
 from app import db
 from blueprints.keys.vault import vault
 from blueprints.lookup.keys import BadInput, clean_key, mask
@@ -104,13 +102,3 @@ def monitor_defaults(providers: list[Provider]) -> int:
             configure(provider, enabled=True)
             added += 1
     return added
-
-
-def monitored() -> list[tuple[Provider, Monitor]]:
-    """Every provider with its monitor (configured or default), by name."""
-    rows = db.session.execute(
-        select(Provider, Monitor)
-        .outerjoin(Monitor, Monitor.provider_id == Provider.id)
-        .order_by(Provider.name)
-    ).all()
-    return [(p, m if m is not None else monitor_of(p)) for p, m in rows]

@@ -277,17 +277,32 @@ def sparkline_24h(
     return out
 
 
-def model_stats_24h(provider_id: int, now: datetime | None = None) -> dict[str, dict]:
+def latency_p50_24h(provider_id: int, now: datetime) -> float | None:
+    """A provider's reachability latency p50 over the last 24 h, from its hour buckets."""
+    hours = db.session.scalars(
+        select(Bucket).where(
+            Bucket.provider_id == provider_id,
+            Bucket.model == "",
+            Bucket.grain == "h",
+            Bucket.start > now - timedelta(hours=24),
+        )
+    ).all()
+    return merge(hours)["latency_p50"] if hours else None
+
+
+def model_stats_24h(
+    provider_id: int, now: datetime | None = None, tiers: tuple[str, ...] = ("light", "stream")
+) -> dict[str, dict]:
     """{model: {"ttft_p50", "tps_p50", "last_checked_at"}} from the last 24 h of raw probes.
 
     p50s are exact (nearest rank) over the stream probes carrying the value; last_checked_at is
-    the newest light or stream probe.
+    the newest probe of `tiers` (the prober asks for stream only: light rows add no p50).
     """
     rows = db.session.execute(
         select(Probe.model, Probe.at, Probe.ttft_ms, Probe.tokens_per_s).where(
             Probe.provider_id == provider_id,
             Probe.at >= (now or utcnow()) - timedelta(hours=24),
-            Probe.tier.in_(("light", "stream")),
+            Probe.tier.in_(tiers),
         )
     )
     seen: dict[str, tuple[datetime, list[float], list[float]]] = {}
