@@ -94,13 +94,17 @@ def due_jobs(now: datetime, force: bool = False) -> tuple[list[Job], float]:
     for monitor, provider in monitors:
         base_url = provider.base_url
         apply_budget(provider)  # /api/status shares the provider's per-IP budget with lookups
-        secret = _key(monitor)  # once a pass; nothing keeps it after the pass
+        wanted = []
         for tier, model, interval in _wanted(monitor):
             next_at = due.get((monitor.provider_id, tier, model))
             if not force and next_at is not None and next_at > now:
                 continue
             if next_at is not None:
                 lag = max(lag, (now - next_at).total_seconds())
+            wanted.append((tier, model, interval))
+        # Decrypted once a pass, and only when a keyed probe is due; nothing keeps it afterwards.
+        secret = _key(monitor) if any(tier != "status" for tier, _m, _i in wanted) else None
+        for tier, model, interval in wanted:
             key = secret if tier != "status" else None
             if tier != "status" and key is None:
                 continue
