@@ -1,14 +1,23 @@
-"""The one place that talks HTTP to upstream relays (one-api / new-api). No Flask here."""
+"""The one place that talks HTTP to upstream relays (every family, see families/). No Flask."""
 
-from .balance import Balance, lookup
+from .balance import Balance
 from .budget import BUDGETS
+from .families import AUTO, FAMILIES, KINDS, Family, check, lookup, resolve
+from .families import CACHE as FAMILY_CACHE
 from .info import STATUS_CACHE, RelayInfo, relay_info
 from .logs import LogResult, LogRow, fetch_logs
 from .poll import POLL_PATHS, poll_balance, poll_info
 from .urls import BadBaseURL, normalise_base_url
 
 __all__ = [
+    "AUTO",
     "BUDGETS",
+    "FAMILIES",
+    "FAMILY_CACHE",
+    "Family",
+    "KINDS",
+    "check",
+    "resolve",
     "STATUS_CACHE",
     "BadBaseURL",
     "Balance",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from . import http
 from .calls import BILLING_USAGE, MODELS, SUBSCRIPTION, USAGE_TOKEN, call, fan_out
 from .classify import failure, status_from_denial
-from .info import NEW_API_2026, ONE_API, STATUS_CACHE, RelayInfo, fetch_status
+from .info import NEW_API_2025, NEW_API_2026, ONE_API, STATUS_CACHE, RelayInfo, fetch_status
 from .values import number, timestamp
 
 UNLIMITED_SENTINEL = 100000000  # what the billing pair sends for an unlimited token
@@ -25,7 +25,8 @@ class Balance:
     total: float | None = None
     used: float | None = None
     remaining: float | None = None
-    expires_at: int | None = None  # unix seconds; None = never (or not stated)
+    expires_at: int | None = None  # unix seconds; None = never, or not stated (expiry_stated)
+    expiry_stated: bool = False  # the relay said when (or that never) the key expires
     token_name: str | None = None
     scope: str | None = None  # "token", "account" or None when the relay does not say
     models: list[str] | None = None
@@ -35,10 +36,18 @@ class Balance:
     retry_in: float | None = None
     notes: list[str] = field(default_factory=list)
     checked_at: float = field(default_factory=time.time)
+    family: str | None = None  # relay family that answered (relay.families); None: unknown
+    balance_published: bool = True  # False: this relay has no balance call for keys
+    balances: list[dict] = field(default_factory=list)  # every currency, when there are several
+    budget: dict | None = None  # a spending window: {"duration", "reset_at"} (LiteLLM, OpenRouter)
+    account: dict | None = None  # the account's own figures beside the key's (OpenRouter)
+    figures_error: str | None = None  # why an active key has no figures this time (a reason code)
 
     @property
     def remaining_usd(self) -> float | None:
         """The remaining amount as USD of quota, for purchase-rate money."""
+        if self.family not in (None, "one-api", "new-api"):
+            return self.remaining if self.unit == "USD" else None
         return self.info.to_usd(self.remaining)
 
 
@@ -59,8 +68,11 @@ def lookup(base_url: str, key: str, *, timeout=http.DEFAULT_TIMEOUT) -> Balance:
     if info is None:
         info, _ = answers.pop("status")
     usage = answers.get(USAGE_TOKEN)
-    if SUBSCRIPTION not in answers and not _decisive(usage):
+    models = answers.get(MODELS)
+    refused = models is not None and models.kind == http.DENIED
+    if SUBSCRIPTION not in answers and not _decisive(usage) and not refused:
         # Rare second round trip: new-api 2026 could not serve /api/usage/token this time.
+        # Not when /v1/models was refused: the pair sits behind the same TokenAuth.
         answers.update(
             fan_out({p: (lambda p=p: call(base_url, p, key, timeout=timeout)) for p in _PAIR})
         )
@@ -77,9 +89,15 @@ def combine(info: RelayInfo, answers: dict[str, http.Answer]) -> Balance:
         balance = from_usage_token(info, _usage_token_data(usage))
         balance.answered_by.append(USAGE_TOKEN)
     elif usage is not None and usage.kind == http.DENIED and usage.status == 401:
-        balance = _denied(info, usage)
+        # TokenAuthReadOnly lets spent and expired keys through: its 401 means what it says.
+        balance = _denied(info, usage, collapsed=False)
     else:
-        balance = from_billing(info, answers.get(SUBSCRIPTION), answers.get(BILLING_USAGE))
+        balance = from_billing(
+            info, answers.get(SUBSCRIPTION), answers.get(BILLING_USAGE), answers.get(MODELS)
+        )
+        if balance.status == "refused" and usage is not None and usage.retry_after:
+            # The call that tells invalid from spent was held back: say when it can be asked.
+            balance.retry_in = usage.retry_after
     models = answers.get(MODELS)
     if balance.models is None and models is not None and models.ok:
         balance.models = parse_models(models.data)
@@ -106,6 +124,7 @@ def from_usage_token(info: RelayInfo, data: dict) -> Balance:
         used=_round(used),
         remaining=_round(remaining),
         expires_at=expires,
+        expiry_stated=True,  # 0 is the relay's own word for "never"
         token_name=data.get("name") if isinstance(data.get("name"), str) else None,
         scope="token",
     )
@@ -116,10 +135,25 @@ def from_usage_token(info: RelayInfo, data: dict) -> Balance:
     return balance
 
 
-def from_billing(info: RelayInfo, sub: http.Answer | None, usage: http.Answer | None) -> Balance:
+def from_billing(
+    info: RelayInfo,
+    sub: http.Answer | None,
+    usage: http.Answer | None,
+    models: http.Answer | None = None,
+) -> Balance:
     """The OpenAI-style billing pair: hard_limit_usd and total_usage/100, in the display unit."""
     if sub is None or not sub.ok or not isinstance(sub.data, dict):
-        return _failed(info, [a for a in (sub, usage) if a is not None])
+        if models is not None and models.ok:
+            # /v1/models answered with this key, so the key works; only the figures are missing.
+            _, reason, http_status, retry_in = failure([a for a in (sub, usage) if a is not None])
+            return Balance(
+                status="active",
+                info=info,
+                figures_error=reason,
+                http_status=http_status,
+                retry_in=retry_in,
+            )
+        return _failed(info, [a for a in (sub, usage, models) if a is not None])
     hard = number(sub.data.get("hard_limit_usd"))
     # Exactly the sentinel: in raw-quota display a big token can exceed 1e8 legitimately.
     unlimited = abs(hard - UNLIMITED_SENTINEL) < 1e-6
@@ -140,6 +174,8 @@ def from_billing(info: RelayInfo, sub: http.Answer | None, usage: http.Answer | 
             balance.remaining, balance.total = _round(hard), _round(hard + used)
             balance.notes.append("remaining_only")
     balance.expires_at = access_until
+    # 0 is "never" for a token but always 0 for an account: only a date states anything.
+    balance.expiry_stated = access_until is not None
     # access_until is only ever set for a token; account mode always sends 0.
     balance.scope = "token" if access_until else None
     balance.status = _status(unlimited, balance.remaining, access_until)
@@ -172,13 +208,22 @@ def _decisive(answer: http.Answer | None) -> bool:
     )
 
 
-def _denied(info: RelayInfo, answer: http.Answer) -> Balance:
-    status, reason = status_from_denial(answer.status, answer.message)
+def collapsed(info: RelayInfo) -> bool:
+    """True when this relay's TokenAuth may say "invalid" for spent, expired or disabled keys too.
+
+    one-api and new-api 2025 name each state; new-api 2026 (and a relay whose /api/status did
+    not answer, so we cannot tell) may collapse them all into "Invalid token".
+    """
+    return info.generation not in (ONE_API, NEW_API_2025)
+
+
+def _denied(info: RelayInfo, answer: http.Answer, *, collapsed: bool) -> Balance:
+    status, reason = status_from_denial(answer.status, answer.message, collapsed=collapsed)
     return Balance(status=status, info=info, reason=reason, http_status=answer.status)
 
 
 def _failed(info: RelayInfo, answers: list[http.Answer]) -> Balance:
-    status, reason, http_status, retry_in = failure(answers)
+    status, reason, http_status, retry_in = failure(answers, collapsed=collapsed(info))
     return Balance(
         status=status, info=info, reason=reason, http_status=http_status, retry_in=retry_in
     )

@@ -5,10 +5,13 @@ new-api allows 180 calls per 3 min on /api/* and /v1/dashboard/* (one-api 480), 
 whole server IP. We count our own calls and, after a 429, stop calling until the window passes.
 A provider's own request budget (configure()) replaces the global limit for its base URL; the
 relay's global limiter also covers the critical paths, so for such a URL they count in both.
+People come first: background callers (the poller, probes, log ingest) may fill a window only up
+to its limit less RESERVE[group], so a share always stays free for interactive lookups.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -27,6 +30,8 @@ MAX_ESCALATION = 16
 SLACK = 1.0
 
 CRITICAL_PATHS = ("/api/usage/token", "/api/log/token")
+# Share of each window that background callers leave for people (lookups, log views).
+RESERVE = {CRITICAL: 0.5, GLOBAL: 0.25}
 
 
 def group_of(path: str) -> str | None:
@@ -53,23 +58,30 @@ class Window:
         while self.calls and self.calls[0] <= now - self.seconds - self.slack:
             self.calls.popleft()
 
-    def wait_time(self, now: float, count: int = 1) -> float:
-        """Seconds until `count` more calls fit (0 = now)."""
+    def cap(self, share: float = 0.0) -> int:
+        """The calls a caller may fill the window up to, leaving `share` of it to others."""
+        if not self.limit or not share:
+            return self.limit
+        return max(1, self.limit - math.ceil(self.limit * share))
+
+    def wait_time(self, now: float, count: int = 1, share: float = 0.0) -> float:
+        """Seconds until `count` more calls fit (0 = now) below cap(share)."""
         self._trim(now)
         wait = max(0.0, self.blocked_until - now)
-        if self.limit and len(self.calls) + count > self.limit:
-            if count > self.limit:
+        limit = self.cap(share)
+        if limit and len(self.calls) + count > limit:
+            if count > limit:
                 return float("inf")
-            oldest = self.calls[len(self.calls) + count - self.limit - 1]
+            oldest = self.calls[len(self.calls) + count - limit - 1]
             wait = max(wait, oldest + self.seconds + self.slack - now)
         return wait
 
-    def room(self, now: float) -> int | None:
-        """Calls that fit now (None: no limit)."""
+    def room(self, now: float, share: float = 0.0) -> int | None:
+        """Calls that fit now below cap(share) (None: no limit)."""
         self._trim(now)
         if self.blocked_until > now:
             return 0
-        return max(0, self.limit - len(self.calls)) if self.limit else None
+        return max(0, self.cap(share) - len(self.calls)) if self.limit else None
 
 
 class Budgets:
@@ -107,12 +119,17 @@ class Budgets:
             if window is not None:
                 window.limit, window.seconds, window.slack = limit, seconds, SLACK
 
-    def spend(self, base_url: str, path: str) -> float:
+    def spend(self, base_url: str, path: str, *, background: bool = False) -> float:
         """Record one call if it fits and return 0; else return the seconds to wait."""
-        return self.reserve(base_url, (path,))
+        return self.reserve(base_url, (path,), background=background)
 
-    def reserve(self, base_url: str, paths: tuple[str, ...] | list[str]) -> float:
-        """Record calls to all `paths` if every one fits now (return 0), else none (the wait)."""
+    def reserve(
+        self, base_url: str, paths: tuple[str, ...] | list[str], *, background: bool = False
+    ) -> float:
+        """Record calls to all `paths` if every one fits now (return 0), else none (the wait).
+
+        `background`: the caller is no person waiting, so it stops short of the reserved share.
+        """
         now = time.monotonic()
         with self._lock:
             needed: dict[str, int] = {}
@@ -120,24 +137,43 @@ class Budgets:
                 for group in self._groups(base_url, path):
                     needed[group] = needed.get(group, 0) + 1
             windows = {group: self._window(base_url, group) for group in needed}
-            wait = max((w.wait_time(now, needed[g]) for g, w in windows.items()), default=0.0)
+            wait = max(
+                (w.wait_time(now, needed[g], _share(g, background)) for g, w in windows.items()),
+                default=0.0,
+            )
             if wait == 0.0:
                 for group, window in windows.items():
                     window.calls.extend([now] * needed[group])
             return wait
 
-    def wait_time(self, base_url: str, path: str) -> float:
+    def wait_time(self, base_url: str, path: str, *, background: bool = False) -> float:
         """Seconds until a call to path would fit, without spending."""
         now = time.monotonic()
         with self._lock:
             groups = self._groups(base_url, path)
-            return max((self._window(base_url, g).wait_time(now) for g in groups), default=0.0)
+            return max(
+                (
+                    self._window(base_url, g).wait_time(now, 1, _share(g, background))
+                    for g in groups
+                ),
+                default=0.0,
+            )
 
-    def room(self, base_url: str, path: str) -> int | None:
+    def limit_of(self, base_url: str, path: str) -> tuple[int, float] | None:
+        """(calls, seconds) of the tightest window a path falls under; None: not limited."""
+        with self._lock:
+            windows = [self._window(base_url, g) for g in self._groups(base_url, path)]
+        limited = [(w.limit, w.seconds) for w in windows if w.limit]
+        return min(limited, key=lambda pair: pair[0] / pair[1]) if limited else None
+
+    def room(self, base_url: str, path: str, *, background: bool = False) -> int | None:
         """How many calls to path fit now (None: no limit)."""
         now = time.monotonic()
         with self._lock:
-            rooms = [self._window(base_url, g).room(now) for g in self._groups(base_url, path)]
+            rooms = [
+                self._window(base_url, g).room(now, _share(g, background))
+                for g in self._groups(base_url, path)
+            ]
         limited = [r for r in rooms if r is not None]
         return min(limited) if limited else None
 
@@ -167,13 +203,17 @@ class Budgets:
                 window.strikes = min(window.strikes + 1, 8) if since < COOLDOWN[group] else 0
                 hold = COOLDOWN[group] * min(2**window.strikes, MAX_ESCALATION)
             window.blocked_until = max(window.blocked_until, now + hold)
-            return window.wait_time(now)
+            return round(window.wait_time(now), 6)  # float dust must not exceed the hold
 
     def clear(self) -> None:
         """Forget every window and configured budget (tests, and after an admin edits one)."""
         with self._lock:
             self._windows.clear()
             self._custom.clear()
+
+
+def _share(group: str, background: bool) -> float:
+    return RESERVE[group] if background else 0.0
 
 
 BUDGETS = Budgets()

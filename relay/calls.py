@@ -27,9 +27,16 @@ def call(
     timeout=http.DEFAULT_TIMEOUT,
     params: dict[str, str] | None = None,
     prepaid: bool = False,
+    background: bool = False,
 ) -> http.Answer:
-    """One GET that respects the relay's per-IP budget (`prepaid`: reserved) and records a 429."""
-    wait = BUDGETS.held(base_url, path) if prepaid else BUDGETS.spend(base_url, path)
+    """One GET that respects the relay's per-IP budget (`prepaid`: reserved) and records a 429.
+
+    `background`: no person waits for it, so it leaves the budget's reserved share alone.
+    """
+    if prepaid:
+        wait = BUDGETS.held(base_url, path)
+    else:
+        wait = BUDGETS.spend(base_url, path, background=background)
     if wait > 0:
         return http.Answer(path, http.RATE_LIMITED, retry_after=wait, message="budget")
     answer = http.get(base_url, path, key=key, params=params, timeout=timeout)

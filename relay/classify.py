@@ -11,6 +11,8 @@ _EXPIRED = ("已过期", "expired")
 _EXHAUSTED = ("额度已用尽", "额度不足", "exhausted", "quota is not enough", "insufficient")
 _DISABLED = ("状态不可用", "status unavailable", "status_unavailable", "disabled")
 _BANNED = ("封禁", "banned")
+# What one-api and new-api say when no such key exists ("未提供令牌": none was sent at all).
+_NO_SUCH_KEY = ("无效的令牌", "invalid token", "未提供令牌", "not provided", "no authorization")
 _IP = re.compile(r"\bip\b|subnet|access_denied|不允许|not allowed", re.IGNORECASE)
 
 # When answers disagree, the most telling failure wins.
@@ -28,8 +30,15 @@ _PRIORITY = (
 )
 
 
-def status_from_denial(status: int | None, message: str) -> tuple[str, str]:
-    """Map a 401/403 (and its text) to (status, reason)."""
+def status_from_denial(
+    status: int | None, message: str, *, collapsed: bool = False
+) -> tuple[str, str]:
+    """Map a 401/403 (and its text) to (status, reason).
+
+    "invalid" only when the relay said the key does not exist and its "no such key" text means
+    only that (`collapsed`: it may also stand for spent, expired or disabled). Any other refusal
+    is "refused": the relay refused the key without saying why.
+    """
     text = (message or "").lower()
     # Exhausted first: new-api's exhaustion text embeds the token's own (user-chosen) name.
     if any(mark in text for mark in _EXHAUSTED):
@@ -44,10 +53,14 @@ def status_from_denial(status: int | None, message: str) -> tuple[str, str]:
         if _IP.search(text):
             return "error", "ip_not_allowed"
         return "error", "forbidden"
-    return "invalid", "invalid_key"
+    if not collapsed and any(mark in text for mark in _NO_SUCH_KEY):
+        return "invalid", "invalid_key"
+    return "refused", "refused"
 
 
-def failure(answers: list[http.Answer]) -> tuple[str, str, int | None, float | None]:
+def failure(
+    answers: list[http.Answer], *, collapsed: bool = False
+) -> tuple[str, str, int | None, float | None]:
     """(status, reason, http_status, retry_in) for a lookup where nothing usable answered."""
     by_kind = {a.kind: a for a in reversed(answers)}
     for kind in _PRIORITY:
@@ -55,7 +68,7 @@ def failure(answers: list[http.Answer]) -> tuple[str, str, int | None, float | N
         if answer is None:
             continue
         if kind == http.DENIED:
-            status, reason = status_from_denial(answer.status, answer.message)
+            status, reason = status_from_denial(answer.status, answer.message, collapsed=collapsed)
             return status, reason, answer.status, None
         if kind == http.RATE_LIMITED:
             reason = "budget" if answer.message == "budget" else "relay_rate_limited"

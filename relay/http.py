@@ -129,6 +129,10 @@ def classify(path: str, status: int, headers, body: bytes, elapsed_ms: float = 0
             else None
         )
     except ValueError:
+        if status >= 400:
+            # A plain-text error page ("404 page not found", "Internal Server Error") is an
+            # error by its status, not a broken API reply.
+            return Answer(path, _error_kind(status), status, **_t(elapsed_ms))
         return Answer(path, MALFORMED, status, **_t(elapsed_ms))
     message = error_message(data)
     if status == 404:
@@ -142,6 +146,14 @@ def classify(path: str, status: int, headers, body: bytes, elapsed_ms: float = 0
         # The billing handlers report DB trouble as HTTP 200 + {"error": …}.
         return Answer(path, SERVER_ERROR, status, data, message, **_t(elapsed_ms))
     return Answer(path, OK, status, data, message, **_t(elapsed_ms))
+
+
+def _error_kind(status: int) -> str:
+    if status == 404:
+        return NOT_FOUND
+    if status in (401, 403):
+        return DENIED
+    return REJECTED if status < 500 else SERVER_ERROR
 
 
 def error_message(data: Any) -> str:

@@ -124,9 +124,11 @@ class StatusCache:
 STATUS_CACHE = StatusCache()
 
 
-def fetch_status(base_url: str, timeout=http.DEFAULT_TIMEOUT) -> tuple[RelayInfo, http.Answer]:
+def fetch_status(
+    base_url: str, timeout=http.DEFAULT_TIMEOUT, *, background: bool = False
+) -> tuple[RelayInfo, http.Answer]:
     """Read /api/status now and cache the result (a rate-limit refusal is not cached)."""
-    answer = call(base_url, STATUS, None, timeout=timeout)
+    answer = call(base_url, STATUS, None, timeout=timeout, background=background)
     info = parse_status(answer.data) if answer.ok else RelayInfo(fetched_at=time.time())
     if answer.kind != http.RATE_LIMITED:
         # A refusal (ours or the relay's 429) says nothing about the relay itself.

@@ -48,13 +48,27 @@ class LogResult:
 
 
 def fetch_logs(
-    base_url: str, key: str, info: RelayInfo, *, timeout=http.DEFAULT_TIMEOUT, prepaid=False
+    base_url: str,
+    key: str,
+    info: RelayInfo,
+    *,
+    timeout=http.DEFAULT_TIMEOUT,
+    prepaid=False,
+    background=False,
 ):
     """Read the key's log: Bearer header *and* ?key= so both new-api generations answer."""
     if info.generation == ONE_API:
         return LogResult(http.Answer(LOG_TOKEN, http.SKIPPED), None, False, info.unit, ONE_API)
     params = {"key": key}
-    answer = call(base_url, LOG_TOKEN, key, timeout=timeout, params=params, prepaid=prepaid)
+    answer = call(
+        base_url,
+        LOG_TOKEN,
+        key,
+        timeout=timeout,
+        params=params,
+        prepaid=prepaid,
+        background=background,
+    )
     items = answer.data.get("data") if answer.ok and isinstance(answer.data, dict) else None
     if not isinstance(items, list) or answer.data.get("success") is False:
         return LogResult(answer, None, False, info.unit, info.generation)

@@ -11,7 +11,7 @@ from .info import NEW_API_2026, STATUS_CACHE, RelayInfo, fetch_status
 POLL_PATHS = (SUBSCRIPTION, BILLING_USAGE)
 # Pair outcomes worth one critical call on new-api 2026: a 401 that may hide exhausted/expired
 # (recent new-api says "Invalid token" for all three), or a pair that broke on the relay side.
-_ASK_USAGE_TOKEN = {"invalid_key", "relay_error", "malformed", "no_balance_endpoint"}
+_ASK_USAGE_TOKEN = {"refused", "invalid_key", "relay_error", "malformed", "no_balance_endpoint"}
 
 
 def poll_info(base_url: str, timeout=http.DEFAULT_TIMEOUT) -> RelayInfo | None:
@@ -19,7 +19,7 @@ def poll_info(base_url: str, timeout=http.DEFAULT_TIMEOUT) -> RelayInfo | None:
     info = STATUS_CACHE.peek(base_url)
     if info is not None:
         return info
-    info, answer = fetch_status(base_url, timeout)
+    info, answer = fetch_status(base_url, timeout, background=True)
     return None if answer.kind == http.RATE_LIMITED else info
 
 
@@ -36,10 +36,15 @@ def poll_balance(
     if balance.answered_by and BILLING_USAGE not in balance.answered_by:
         balance.notes.append("partial")  # the subscription answered, the usage did not
     if info.generation == NEW_API_2026 and balance.reason in _ASK_USAGE_TOKEN:
-        usage = call(base_url, USAGE_TOKEN, key, timeout=timeout)
+        # background: a person's lookup has first claim on this 20-per-20-min call
+        usage = call(base_url, USAGE_TOKEN, key, timeout=timeout, background=True)
         if _decisive(usage):
             data = _usage_token_data(usage)
-            balance = from_usage_token(info, data) if data is not None else _denied(info, usage)
             if data is not None:
+                balance = from_usage_token(info, data)
                 balance.answered_by.append(USAGE_TOKEN)
+            else:
+                balance = _denied(info, usage, collapsed=False)
+        elif balance.status == "refused" and usage.retry_after:
+            balance.retry_in = usage.retry_after  # undecided until that call can be made
     return balance

@@ -5,6 +5,7 @@ count of the relay's /api/* limiter (new-api: 180 per 3 min); a 60 s probe costs
 that budget (or the hold after a relay 429) refuses, the probe is not sent and comes back as
 rate_limited with status None (see not_sent). /v1/models and chat are outside the per-IP limited
 group (relay-api.md §5): they are never charged. Keys never reach a log line, an error or a result.
+Which of these a relay's reachability tier uses depends on its family: see relay.reach.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def not_sent(result: ProbeResult) -> bool:
 
 def probe_status(base_url: str, *, timeout: tuple[float, float], slow_ms: float) -> ProbeResult:
     """GET /api/status (no key; budgeted like lookups): the relay is up and looks like a relay."""
-    answer = call(base_url, STATUS, None, timeout=timeout)
+    answer = call(base_url, STATUS, None, timeout=timeout, background=True)
     data = answer.data
     relay_like = isinstance(data, dict) and data.get("success") is True
     if answer.ok and not (relay_like and isinstance(data.get("data"), dict)):
@@ -89,7 +90,7 @@ def probe_status(base_url: str, *, timeout: tuple[float, float], slow_ms: float)
     if answer.ok:
         # a free refresh: lookups of this relay then skip their own /api/status call
         STATUS_CACHE.store(base_url, parse_status(data))
-    return _from_answer("status", answer, base_url, timeout, slow_ms)
+    return from_answer("status", answer, base_url, timeout, slow_ms)
 
 
 def probe_models(
@@ -97,7 +98,7 @@ def probe_models(
 ) -> ProbeResult:
     """GET /v1/models with the probe key: the ids it lists; an empty list is a 200 with nothing."""
     answer, ids = models(base_url, key, timeout=timeout)
-    result = _from_answer("models", answer, base_url, timeout, slow_ms)
+    result = from_answer("models", answer, base_url, timeout, slow_ms)
     if ids is None:
         return result
     if not ids:
@@ -182,7 +183,7 @@ def error_class(answer: http.Answer) -> str:
     return "bad_json"
 
 
-def _from_answer(
+def from_answer(
     tier: str, answer: http.Answer, base_url: str, timeout: tuple[float, float], slow_ms: float
 ) -> ProbeResult:
     """The result of a GET probe: fine, slow, or failed by class."""

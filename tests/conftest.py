@@ -47,6 +47,7 @@ def _fresh_memory() -> Iterator[None]:
         LOGS,
         TABLES,
         relay.STATUS_CACHE,
+        relay.FAMILY_CACHE,
         relay.BUDGETS,
         MODELS,
         RUNS,

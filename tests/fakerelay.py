@@ -1,4 +1,8 @@
-"""A fake one-api / new-api relay on a real socket, following shared/reference/relay-api.md."""
+"""A fake one-api / new-api relay on a real socket, following shared/reference/relay-api.md.
+
+It can also be another relay family (LiteLLM, OpenRouter, DeepSeek, Moonshot, a bare
+OpenAI-compatible gateway) per shared/reference/relay-families.md; see tests/fakefamilies.py.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,15 @@ from urllib.parse import parse_qs, urlsplit
 
 OA, NA, NA_PLUS = "one-api", "new-api-2025", "new-api-2026"
 FLAVORS = (OA, NA, NA_PLUS)
+LITELLM, OPENROUTER, DEEPSEEK, MOONSHOT, OPENAI = (
+    "litellm",
+    "openrouter",
+    "deepseek",
+    "moonshot",
+    "openai",
+)
+FAMILY_FLAVORS = (LITELLM, OPENROUTER, DEEPSEEK, MOONSHOT, OPENAI)
+NOT_FOUND_STYLES = ("fastapi", "text", "html")
 FAULTS = (
     "timeout",
     "reset",
@@ -118,6 +131,26 @@ class Token:
     token_id: int = 7
     user_quota: int = 500000 * 100
     user_used_quota: int = 500000 * 3
+    # LiteLLM /key/info (status "disabled" -> blocked, "expired" -> expired)
+    spend: float = 0.0
+    max_budget: float | None = None
+    budget_duration: str | None = None
+    budget_reset_at: str | None = None  # ISO
+    key_alias: str | None = None
+    expires: str | None = None  # ISO
+    # OpenRouter /api/v1/key
+    limit: float | None = None
+    usage: float = 0.0
+    limit_reset: str | None = None
+    is_free_tier: bool = False
+    expires_at_iso: str | None = None
+    # DeepSeek /user/balance (None -> one CNY entry)
+    balance_infos: list[dict] | None = None
+    is_available: bool = True
+    # Moonshot /v1/users/me/balance
+    available_balance: float = 49.58894
+    voucher_balance: float = 46.58893
+    cash_balance: float = 3.00001
 
 
 class Headers(dict):
@@ -597,7 +630,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeRelay:
-    """A threaded fake relay server speaking one of the FLAVORS."""
+    """A threaded fake relay server speaking one of the FLAVORS or FAMILY_FLAVORS."""
 
     def __init__(
         self,
@@ -617,9 +650,17 @@ class FakeRelay:
         chunk_delay: float = 0.0,
         fault_sleep: float = 3.0,
         charge: bool = False,
+        litellm_db: bool = True,
+        master_key: str | None = None,
+        credits_allowed: bool = False,
+        total_credits: float = 25.0,
+        total_usage: float = 5.5,
+        not_found_style: str = "fastapi",
     ) -> None:
-        if flavor not in FLAVORS:
+        if flavor not in FLAVORS + FAMILY_FLAVORS:
             raise ValueError(f"unknown flavor {flavor!r}")
+        if not_found_style not in NOT_FOUND_STYLES:
+            raise ValueError(f"unknown not_found_style {not_found_style!r}")
         if display not in ("USD", "CNY", "TOKENS", "CUSTOM"):
             raise ValueError(f"unknown display {display!r}")
         self.flavor = flavor
@@ -633,7 +674,7 @@ class FakeRelay:
         self.group_models = list(DEFAULT_GROUP_MODELS if group_models is None else group_models)
         self.global_limit = global_limit
         self.critical_limit = critical_limit
-        self.version = version or DEFAULT_VERSIONS[flavor]
+        self.version = version or DEFAULT_VERSIONS.get(flavor, "")
         self.chunk_delay = chunk_delay
         self.fault_sleep = fault_sleep
         self.charge = charge  # when True, chat completions bill the key and add a log row
@@ -655,6 +696,25 @@ class FakeRelay:
         self._next_log_id = 100000
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # relay families (tests/fakefamilies.py)
+        self.litellm_db = litellm_db
+        self.master_key = master_key  # LiteLLM: works on /v1/models and chat even without a DB
+        self.credits_allowed = credits_allowed  # OpenRouter /api/v1/credits for this relay's keys
+        self.total_credits = total_credits
+        self.total_usage = total_usage
+        self.not_found_style = not_found_style  # LiteLLM / OpenAI 404 bodies
+        self._family: Any = None
+        if flavor in FAMILY_FLAVORS:
+            from tests.fakefamilies import make_family  # imports this module: import it late
+
+            self._family = make_family(self)
+            if group_models is None:
+                self.group_models = list(self._family.default_models)
+
+    @property
+    def base_url(self) -> str:
+        """What an admin configures as the provider's base URL (OpenRouter's lives under /api)."""
+        return self.url + "/api" if self.flavor == OPENROUTER else self.url
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -863,6 +923,8 @@ class FakeRelay:
 
     def _routes(self) -> dict[tuple[str, str], tuple[Callable[[Recorded], _Resp], bool]]:
         """(method, path) -> (handler, critical rate limit)."""
+        if self._family is not None:
+            return self._family.routes()
         routes: dict[tuple[str, str], tuple[Callable[[Recorded], _Resp], bool]] = {
             ("GET", "/api/status"): (self._status, False),
             ("POST", "/v1/chat/completions"): (self._chat, False),
@@ -885,9 +947,12 @@ class FakeRelay:
         if route is None:
             return self._not_found(req)
         handler, critical = route
-        if path.startswith(("/api/", "/v1/dashboard/", "/dashboard/")) and not self._allow(
-            "global", req.client, self.global_limit
-        ):
+        if self._family is not None:
+            # a family's balance / key routes are its /api/* and /api/usage/token alike
+            limited = critical
+        else:
+            limited = path.startswith(("/api/", "/v1/dashboard/", "/dashboard/"))
+        if limited and not self._allow("global", req.client, self.global_limit):
             return _Resp(429, ctype=None)
         if critical and not self._allow("critical", req.client, self.critical_limit):
             return _Resp(429, ctype=None)
@@ -900,6 +965,8 @@ class FakeRelay:
         return _Resp(200, _spa(title), "text/html; charset=utf-8")
 
     def _not_found(self, req: Recorded) -> _Resp:
+        if self._family is not None:
+            return self._family.not_found(req)
         if req.path.startswith(("/api", "/v1")) and not self.html_fallback:
             msg = f"Invalid URL ({req.method} {req.path})"
             return _json(
@@ -1226,15 +1293,23 @@ class FakeRelay:
             return _json(200, {"object": "list", "data": items})
         return _json(200, {"success": True, "data": items})
 
+    @staticmethod
+    def _chat_body(req: Recorded) -> dict | None:
+        """The chat request's JSON object, or None when it is not one with a messages list."""
+        try:
+            body = json.loads(req.body or b"")
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return None
+        return body
+
     def _chat(self, req: Recorded) -> _Resp:
         token = self._token_auth(req)
         if isinstance(token, _Resp):
             return token
-        try:
-            body = json.loads(req.body or b"")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        body = self._chat_body(req)
+        if body is None:
             code = "invalid_text_request" if self.flavor != NA_PLUS else "invalid_request"
             return self._relay_error(400, "invalid request body", code)
         model = str(body.get("model") or "")
@@ -1262,6 +1337,12 @@ class FakeRelay:
             else:
                 msg = "user quota is not enough"
             return self._relay_error(403, msg, "insufficient_user_quota")
+        return self._complete(token, body, model)
+
+    def _complete(self, token: Token, body: dict, model: str) -> _Resp:
+        """A successful chat answer (scripted or canned, stream or not) once checks passed."""
+        with self._lock:
+            script = self._scripts.get(model)
         if script is not None:
             return self._scripted(token, body, model, script)
 
@@ -1346,7 +1427,7 @@ class FakeRelay:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(script.content)}
         if script.reasoning:
             message["reasoning_content"] = "".join(script.reasoning)
-            if self.flavor != OA:
+            if self.flavor in (NA, NA_PLUS):
                 message["reasoning"] = message["reasoning_content"]
         reply = {
             "id": ids[0],
@@ -1370,7 +1451,7 @@ class FakeRelay:
         events = [_chunk(ids, role, first=True, null_usage=null_usage)]
         for piece in script.reasoning:
             delta = {"reasoning_content": piece}
-            if self.flavor != OA:
+            if self.flavor in (NA, NA_PLUS):
                 delta["reasoning"] = piece  # new-api's SetReasoningContent sets both
             events.append(_chunk(ids, delta, null_usage=null_usage))
         cut_after = script.cut_after
@@ -1411,3 +1492,5 @@ class FakeRelay:
             token.user_quota -= row["quota"]
             token.user_used_quota += row["quota"]
             token.logs.append(row)
+        if self._family is not None:
+            self._family.charged(token, row["quota"] / self.quota_per_unit)

@@ -25,6 +25,8 @@ MODELS = "/v1/models"
 STATUS = "/api/status"
 LOG = "/api/log/token"
 FAST_FAULTS = ("429", "html", "reset", "malformed", "500")
+# keyless paths a first lookup asks beside the one-api chain, to tell the other families apart
+DETECT = {"/health/liveliness", "/v1/key", "/user/balance", "/v1/users/me/balance"}
 
 
 def look(fake, key, base=None):
@@ -352,7 +354,7 @@ def test_it_falls_back_to_billing_on_a_warm_2026_lookup(fake, fault):
 def test_it_calls_only_usage_token_and_models_on_a_warm_2026_lookup(fake):
     token = fake.add_token()
     first = look(fake, token.key)
-    assert paths_of(fake) == {STATUS, TOKEN_USAGE.rstrip("/"), SUB, USAGE, MODELS}
+    assert paths_of(fake) == {STATUS, TOKEN_USAGE.rstrip("/"), SUB, USAGE, MODELS, *DETECT}
     fake.reset()
     second = look(fake, token.key)
     assert paths_of(fake) == {TOKEN_USAGE.rstrip("/"), MODELS}
@@ -531,13 +533,15 @@ def test_it_reports_relay_errors_with_their_status(relays):
         ), fault
 
 
-def test_it_reports_a_billing_db_error(relays):
+def test_it_calls_a_key_active_when_only_the_billing_pair_broke(relays):
     fake = relays(OA)
     token = fake.add_token()
     fake.set_fault(SUB, "db_error")
     balance = look(fake, token.key)
-    assert (balance.status, balance.reason, balance.http_status) == ("error", "relay_error", 200)
-    assert balance.info.answered is True
+    # /v1/models answered 200 with the key: it works; the figures are what is missing
+    assert (balance.status, balance.reason, balance.http_status) == ("active", None, 200)
+    assert balance.figures_error == "relay_error"
+    assert balance.remaining is None and balance.info.answered is True
 
 
 def test_it_keeps_the_key_out_of_failed_balances(fake):
@@ -566,7 +570,8 @@ def test_it_fans_a_cold_lookup_out_in_parallel(relays, flavor):
     fake.set_latency(0.3)
     look(fake, token.key)
     arrivals = [r.at for r in fake.requests]
-    assert len(arrivals) == 5  # status, usage/token, subscription, usage, models
+    # status, usage/token, subscription, usage, models, and the other families' keyless checks
+    assert len(arrivals) == 5 + len(DETECT)
     # a serial client would space them >= 0.3 s apart
     assert max(arrivals) - min(arrivals) < 0.15
 
@@ -621,7 +626,8 @@ RID = " (request id: 20250221123456789abcdefgh)"
         (401, "Invalid token" + RID, ("invalid", "invalid_key")),
         (401, "未提供令牌", ("invalid", "invalid_key")),
         (401, "No Authorization header", ("invalid", "invalid_key")),
-        (401, "", ("invalid", "invalid_key")),
+        (401, "", ("refused", "refused")),
+        (401, "Authentication failed", ("refused", "refused")),
         (403, "用户已被封禁", ("disabled", "user_banned")),
         (403, "用户已被封禁" + RID, ("disabled", "user_banned")),
         (403, "User has been banned", ("disabled", "user_banned")),
@@ -648,7 +654,16 @@ def test_it_sorts_denial_texts(status, text, expected):
 def test_it_sorts_denials_case_insensitively():
     assert status_from_denial(401, "TOKEN EXPIRED") == ("expired", "expired")
     assert status_from_denial(403, "Your Ip Is Not Allowed") == ("error", "ip_not_allowed")
-    assert status_from_denial(None, None) == ("invalid", "invalid_key")
+    assert status_from_denial(None, None) == ("refused", "refused")
+    assert status_from_denial(401, "INVALID TOKEN") == ("invalid", "invalid_key")
+
+
+def test_it_calls_a_collapsed_invalid_token_refused():
+    # new-api 2026's TokenAuth says "Invalid token" for spent, expired and disabled keys too
+    assert status_from_denial(401, "Invalid token", collapsed=True) == ("refused", "refused")
+    assert status_from_denial(401, "无效的令牌", collapsed=True) == ("refused", "refused")
+    # texts that name the state still name it
+    assert status_from_denial(401, "该令牌额度已用尽", collapsed=True) == ("exhausted", "exhausted")
 
 
 def test_it_prefers_the_most_telling_failure():
@@ -777,15 +792,23 @@ def test_it_holds_off_after_a_relay_429(fake):
     assert len(fake.requests_to(TOKEN_USAGE)) == 1
 
 
-def test_it_reports_a_spent_budget_as_rate_limited_budget(fake, monkeypatch):
+def test_it_calls_a_working_key_active_when_the_budget_holds_its_figures(fake, monkeypatch):
+    relay.relay_info(fake.url, timeout=T)  # warm: the family is known before the budget shrinks
+    relay.BUDGETS.clear()
     monkeypatch.setitem(relay.BUDGETS.limits, budget.CRITICAL, (1, 600.0))
     monkeypatch.setitem(relay.BUDGETS.limits, budget.GLOBAL, (1, 600.0))
     token = fake.add_token()
     assert look(fake, token.key).status == "active"
+    assert relay.BUDGETS.spend(fake.url, SUB) == 0.0  # someone else used the global slot
     fake.reset()
     balance = look(fake, token.key)
-    assert (balance.status, balance.reason, balance.http_status) == ("rate_limited", "budget", None)
-    assert balance.retry_in > 0
+    # /v1/models proved the key works; our own budget held the figures back, and says until when
+    assert (balance.status, balance.figures_error, balance.http_status) == (
+        "active",
+        "budget",
+        None,
+    )
+    assert balance.retry_in > 0 and balance.remaining is None
     assert paths_of(fake) == {MODELS}  # only the unbudgeted path reached the relay
 
 

@@ -1,4 +1,4 @@
-"""relay.probe against the fake relay on real sockets: each tier, each error class, the timings."""
+"""relay.probe and relay.reach against fake relays on real sockets: tiers, errors, timings."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import relay
 from blueprints.status.models import ERROR_CLASSES as STORED_CLASSES
 from relay import http
 from relay.chat import CHAT
+from relay.families.litellm import LIVELINESS
 from relay.probe import (
     ERROR_CLASSES,
     LIGHT_PROMPT,
@@ -34,6 +35,8 @@ from relay.probe import (
     probe_status,
     probe_stream,
 )
+from relay.reach import probe_reach
+from relay.reach import uses_key as reach_uses_key
 from tests.fakerelay import DEFAULT_GROUP_MODELS, FLAVORS, NA_PLUS, OA, FakeRelay
 from tests.test_relay_chat import raw_server
 
@@ -226,13 +229,14 @@ def test_429_is_rate_limited_and_degraded(fake, tier, fault):
     assert result.latency_ms is not None and not not_sent(result)
 
 
-def test_status_probe_shares_the_lookup_budget(fake):
-    relay.BUDGETS.configure(fake.url, 2, 180)
+def test_status_probe_shares_the_lookup_budget_and_leaves_people_their_share(fake):
+    relay.BUDGETS.configure(fake.url, 4, 180)  # background callers may fill 3 of the 4
     relay.BUDGETS.spend(fake.url, "/api/status")  # a lookup took one
-    assert probe("status", fake.url).ok
+    assert probe("status", fake.url).ok and probe("status", fake.url).ok
     held = probe("status", fake.url)
     assert not_sent(held) and held.degraded and held.latency_ms is None
-    assert len(fake.requests_to("/api/status")) == 1
+    assert len(fake.requests_to("/api/status")) == 2
+    assert relay.BUDGETS.room(fake.url, "/api/status") == 1  # still there for a person
 
 
 def test_status_probe_respects_the_hold_after_a_429(fake):
@@ -511,6 +515,139 @@ def test_keys_never_logged(fake, caplog):
     logged = "\n".join(f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records)
     bare = token.key.removeprefix("sk-")
     assert bare not in logged and bare not in repr(results)
+
+
+# -- reachability per family (relay.reach) -----------------------------------------------------
+
+# flavor of the fake -> (family, a probe key given, the path reachability asks, key sent)
+REACH = {
+    "one-api": ("one-api", False, "/api/status", False),
+    "new-api-2025": ("new-api", False, "/api/status", False),
+    "new-api-2026": ("new-api", True, "/api/status", False),  # a key changes nothing here
+    "litellm": ("litellm", True, "/health/liveliness", False),
+    "openai": ("openai", True, "/v1/models", True),
+    "deepseek": ("deepseek", False, "/", False),  # no keyless path, no key: the base URL
+}
+
+
+def reach(url: str, family: str | None, key: str | None = None, **options) -> ProbeResult:
+    options.setdefault("timeout", T)
+    options.setdefault("slow_ms", NEVER_SLOW)
+    return probe_reach(url, relay.FAMILIES[family] if family else None, key, **options)
+
+
+@pytest.mark.parametrize("flavor", REACH)
+def test_reachability_asks_each_family_what_it_has(relays, flavor):
+    fake = relays(flavor)
+    family, keyed, path, key_sent = REACH[flavor]
+    token = fake.add_token()
+    result = reach(fake.url, family, token.key if keyed else None)
+    assert (result.tier, result.ok, result.degraded, result.error) == ("status", True, False, None)
+    asked = [r for r in fake.requests if r.path == path]
+    assert len(fake.requests) == 1 and len(asked) == 1
+    assert ("Authorization" in asked[0].headers) is key_sent
+    # only a family without a keyless path spends the probe key (when there is one)
+    assert reach_uses_key(relay.FAMILIES[family]) is (path not in ("/api/status", LIVELINESS))
+
+
+@pytest.mark.parametrize(
+    ("flavor", "family", "status"),
+    [
+        ("litellm", "new-api", 404),  # FastAPI's {"detail":"Not Found"}
+        ("new-api-2026", "litellm", 200),  # new-api's web page for any unknown path
+        ("openai", None, 404),
+    ],
+)
+def test_a_path_the_relay_lacks_is_up_not_a_failure(relays, flavor, family, status):
+    fake = relays(flavor)
+    result = reach(fake.url, family)  # e.g. an admin picked the wrong family
+    assert (result.ok, result.degraded, result.status, result.error) == (True, False, status, None)
+
+
+def test_a_404_from_v1_models_is_up_too():
+    with json_server(b'{"detail":"Not Found"}', b"404 Not Found") as url:
+        result = reach(url, "openai", "sk-test")
+    assert (result.ok, result.status, result.error) == (True, 404, None)
+
+
+@pytest.mark.parametrize(
+    "status", [b"200 OK", b"301 Moved Permanently", b"401 Unauthorized", b"404 Not Found"]
+)
+def test_any_http_answer_from_the_base_url_is_up(status):
+    with json_server(b'{"detail":"whatever"}', status) as url:
+        result = reach(url, None)
+    assert (result.ok, result.degraded, result.error) == (True, False, None)
+    assert result.status == int(status[:3]) and result.latency_ms is not None
+
+
+@pytest.mark.parametrize("status", [b"500 Internal Server Error", b"502 Bad Gateway"])
+def test_a_5xx_from_the_base_url_is_down(status):
+    with json_server(b'{"error":"upstream"}', status) as url:
+        assert failed(reach(url, None), "http_5xx", int(status[:3]))
+
+
+def test_a_429_from_the_base_url_is_degraded_not_down():
+    with json_server(b"{}", b"429 Too Many Requests") as url:
+        result = reach(url, None)
+    assert (result.ok, result.degraded, result.error, result.status) == (
+        False,
+        True,
+        "rate_limited",
+        429,
+    )
+    assert not not_sent(result)  # the relay said it: the reading counts
+
+
+@pytest.mark.parametrize("family", ["litellm", "openai", None])
+@pytest.mark.parametrize(("fault", "error"), [("500", "http_5xx"), ("timeout", "timeout")])
+def test_outages_fail_reachability_on_every_family(relays, family, fault, error):
+    fake = relays(family or "openai", fault_sleep=1.0)
+    token = fake.add_token()
+    fake.set_fault("*", fault)
+    result = reach(fake.url, family, token.key, timeout=(1.0, 0.3) if fault == "timeout" else T)
+    assert failed(result, error, 500 if fault == "500" else None)
+
+
+@pytest.mark.parametrize("family", ["litellm", "openai", None])
+def test_a_stopped_relay_fails_reachability_as_connect(relays, family):
+    fake = relays(family or "openai")
+    token = fake.add_token()
+    fake.stop()
+    assert failed(reach(fake.url, family, token.key), "connect", None)
+
+
+@pytest.mark.parametrize("family", ["litellm", None])
+def test_a_tls_failure_fails_reachability_as_tls(tls_cert, family):
+    with tls_server(tls_cert) as url:
+        assert failed(reach(url, family), "tls", None)
+
+
+def test_a_body_cut_short_at_the_base_url_is_connect(tls_cert, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_cert[0]))
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+    with tls_server(tls_cert, head + b"Content-Length: 100\r\n\r\n<html>") as url:
+        assert failed(reach(url, None), "connect", None)
+
+
+def test_reachability_on_one_api_keeps_its_budget_and_status_cache(fake):
+    relay.BUDGETS.configure(fake.url, 4, 180)  # background callers may fill 3
+    results = [reach(fake.url, "new-api") for _ in range(4)]
+    assert [r.ok for r in results] == [True, True, True, False] and not_sent(results[-1])
+    assert relay.STATUS_CACHE.peek(fake.url).generation == NA_PLUS
+
+
+def test_reachability_elsewhere_spends_no_budget(relays):
+    fake = relays("litellm")
+    relay.BUDGETS.configure(fake.url, 1, 180)
+    assert all(reach(fake.url, "litellm").ok for _ in range(3))
+    assert all(reach(fake.url, None).ok for _ in range(3))
+    assert relay.BUDGETS.room(fake.url, "/api/status") == 1
+
+
+def test_an_empty_or_refusing_model_list_fails_keyed_reachability(relays):
+    fake = relays("openai", group_models=[])
+    assert reach(fake.url, "openai", fake.add_token().key).error == "empty_response"
+    assert failed(reach(fake.url, "openai", "sk-unknown"), "auth", 401)
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from flask import Blueprint
 
+import relay
+
 from .service import (
     ProviderError,
     add_provider,
@@ -13,6 +15,7 @@ from .service import (
     edit_provider,
     find_provider,
     keys_using,
+    kind_text,
     list_providers,
     parse_budget,
 )
@@ -28,6 +31,7 @@ MESSAGES = {
         "--request-budget must be N/SECONDS with positive whole numbers (e.g. 150/180), "
         "or 0 for no limit."
     ),
+    "bad_kind": "--kind must be one of: " + ", ".join(relay.KINDS) + ".",
     "unknown_provider": "No provider has that name.",
 }
 
@@ -54,6 +58,17 @@ def _provider(name: str):
     return provider
 
 
+def kind_option(default: str | None):
+    """--kind: the relay family, or auto to detect it (on edit, absent = unchanged)."""
+    return click.option(
+        "--kind",
+        type=click.Choice(relay.KINDS, case_sensitive=False),
+        default=default,
+        show_default=default is not None,
+        help="The relay family; auto detects it from what the relay answers.",
+    )
+
+
 budget_option = click.option(
     "--request-budget",
     "budget",
@@ -69,13 +84,16 @@ budget_option = click.option(
 @click.option("--hidden", is_flag=True, help="Keep it out of the public lookup.")
 @click.option("--cny-rate", type=float, default=None, help="CNY paid per 1 USD of quota.")
 @budget_option
-def add_command(name: str, base_url: str, hidden: bool, cny_rate: float | None, budget) -> None:
+@kind_option(relay.AUTO)
+def add_command(name: str, base_url: str, hidden: bool, cny_rate, budget, kind: str) -> None:
     """Add a relay provider (the base URL is normalised: /v1 etc. stripped)."""
     try:
-        provider = add_provider(name, base_url, hidden=hidden, cny_rate=cny_rate, budget=budget)
+        provider = add_provider(
+            name, base_url, hidden=hidden, cny_rate=cny_rate, budget=budget, kind=kind
+        )
     except ProviderError as error:
         _fail(error)
-    click.echo(f"added {provider.name} → {provider.base_url} ({budget_text(provider)})")
+    click.echo(f"added {provider.name} → {provider.base_url} ({_summary(provider)})")
 
 
 @bp.cli.command("edit")
@@ -85,9 +103,16 @@ def add_command(name: str, base_url: str, hidden: bool, cny_rate: float | None, 
 @budget_option
 @click.option("--hidden/--shown", "hidden", default=None, help="Hide from or show in the lookup.")
 @click.option("--rename", default=None, help="A new name.")
-def edit_command(name: str, base_url, cny_rate, budget, hidden, rename) -> None:
+@kind_option(None)
+def edit_command(name: str, base_url, cny_rate, budget, hidden, rename, kind) -> None:
     """Change a provider; options not given stay as they are."""
-    given = {"base_url": base_url, "cny_rate": cny_rate, "budget": budget, "hidden": hidden}
+    given = {
+        "base_url": base_url,
+        "cny_rate": cny_rate,
+        "budget": budget,
+        "hidden": hidden,
+        "kind": kind,
+    }
     changes = {field: value for field, value in given.items() if value is not None}
     if rename is not None:
         changes["name"] = rename
@@ -97,16 +122,20 @@ def edit_command(name: str, base_url, cny_rate, budget, hidden, rename) -> None:
         provider = edit_provider(_provider(name), **changes)
     except ProviderError as error:
         _fail(error)
-    click.echo(f"edited {provider.name} → {provider.base_url} ({budget_text(provider)})")
+    click.echo(f"edited {provider.name} → {provider.base_url} ({_summary(provider)})")
+
+
+def _summary(provider) -> str:
+    return f"{budget_text(provider)}, kind {kind_text(provider)}"
 
 
 @bp.cli.command("list")
 def list_command() -> None:
-    """List providers: name, base URL, public/hidden, CNY rate, request budget."""
+    """List providers: name, base URL, public/hidden, CNY rate, request budget, relay family."""
     for p in list_providers():
         rate = f"{p.cny_rate:g} CNY/USD" if p.cny_rate else "-"
         flag = "hidden" if p.hidden else "public"
-        click.echo(f"{p.name}\t{p.base_url}\t{flag}\t{rate}\t{budget_text(p)}")
+        click.echo(f"{p.name}\t{p.base_url}\t{flag}\t{rate}\t{budget_text(p)}\t{kind_text(p)}")
 
 
 @bp.cli.command("remove")

@@ -25,6 +25,10 @@ class Provider(db.Model):
     # Calls relaydash may make per window to this relay's per-IP-limited paths; 0 = no limit.
     request_budget: Mapped[int] = mapped_column(default=150)
     budget_seconds: Mapped[int] = mapped_column(default=180)
+    # The relay family (relay.families): "auto" detects; an admin may name one instead.
+    kind: Mapped[str] = mapped_column(String(16), default="auto", server_default="auto")
+    # What detection found last (written where a family is resolved with a session to commit).
+    detected_kind: Mapped[str | None] = mapped_column(String(16), default=None)
 
     def __repr__(self) -> str:
         return f"<Provider {self.name} {self.base_url}>"

@@ -54,6 +54,13 @@ def budget_text(provider: Provider) -> str:
     return f"{provider.request_budget}/{provider.budget_seconds}s"
 
 
+def kind_text(provider: Provider) -> str:
+    """ "auto", "auto: litellm" (auto, detected) or "litellm" (the admin's choice)."""
+    if provider.kind == relay.AUTO and provider.detected_kind:
+        return f"{relay.AUTO}: {provider.detected_kind}"
+    return provider.kind
+
+
 def add_provider(
     name: str,
     base_url: str,
@@ -61,12 +68,14 @@ def add_provider(
     hidden: bool = False,
     cny_rate: float | None = None,
     budget: tuple[int, int] | None = None,
+    kind: str = relay.AUTO,
 ) -> Provider:
-    """Create a provider after checking the name, the URL, the rate and the budget."""
+    """Create a provider after checking the name, the URL, the rate, the budget and the kind."""
     name = _check_name(name, None)
     url = _check_url(base_url)
     _check_rate(cny_rate)
     calls, seconds = _check_budget(budget or DEFAULT_BUDGET)
+    kind = _check_kind(kind)
     provider = Provider(
         name=name,
         base_url=url,
@@ -74,6 +83,7 @@ def add_provider(
         cny_rate=cny_rate,
         request_budget=calls,
         budget_seconds=seconds,
+        kind=kind,
     )
     db.session.add(provider)
     db.session.commit()
@@ -82,8 +92,8 @@ def add_provider(
 
 
 def edit_provider(provider: Provider, **changes) -> Provider:
-    """Change name, base_url, hidden, cny_rate (None clears it) and/or budget=(calls, seconds)."""
-    unknown = set(changes) - {"name", "base_url", "hidden", "cny_rate", "budget"}
+    """Change name, base_url, hidden, cny_rate (None clears it), budget=(calls, seconds), kind."""
+    unknown = set(changes) - {"name", "base_url", "hidden", "cny_rate", "budget", "kind"}
     if unknown:
         raise TypeError(f"edit_provider() got unexpected fields {sorted(unknown)}")
     # Check everything before touching the row, so a refusal changes nothing.
@@ -93,11 +103,21 @@ def edit_provider(provider: Provider, **changes) -> Provider:
     _check_rate(rate)
     old_url, old_budget = provider.base_url, (provider.request_budget, provider.budget_seconds)
     budget = _check_budget(changes["budget"]) if "budget" in changes else old_budget
+    kind = _check_kind(changes["kind"]) if "kind" in changes else provider.kind
+    moved = (url, kind) != (old_url, provider.kind)
     provider.name, provider.base_url, provider.cny_rate = name, url, rate
     provider.request_budget, provider.budget_seconds = budget
+    provider.kind = kind
     if "hidden" in changes:
         provider.hidden = bool(changes["hidden"])
+    if moved:
+        provider.detected_kind = None  # it described the old address or the old choice
     db.session.commit()
+    if moved:
+        # Detection runs again at both addresses: the old one may now be reached as another
+        # provider, and the new one must not inherit what was cached before the change.
+        relay.FAMILY_CACHE.forget(old_url)
+        relay.FAMILY_CACHE.forget(url)
     if (url, budget) != (old_url, old_budget):
         apply_budget(provider)
     return provider
@@ -164,6 +184,7 @@ def seed_defaults(entries: list[dict]) -> int:
                 entry["base_url"],
                 hidden=bool(entry.get("hidden", False)),
                 cny_rate=entry.get("cny_rate"),
+                kind=entry.get("kind") or relay.AUTO,
             )
             added += 1
     return added
@@ -196,6 +217,13 @@ def _check_rate(cny_rate: float | None) -> None:
         raise ProviderError("bad_rate")
 
 
+def _check_kind(kind: str | None) -> str:
+    kind = (kind or relay.AUTO).strip().lower()
+    if kind not in relay.KINDS:
+        raise ProviderError("bad_kind", kind[:40])
+    return kind
+
+
 def _check_budget(budget: tuple[int, int]) -> tuple[int, int]:
     calls, seconds = budget
     if calls == 0:
@@ -208,5 +236,24 @@ def _check_budget(budget: tuple[int, int]) -> tuple[int, int]:
 def apply_budget(provider: Provider) -> None:
     """Make this process count calls to the provider against its configured request budget."""
     # Takes effect at once and keeps the calls already counted (clearing would forget them and
-    # let a burst through). /api/status is cached per URL, not per provider: nothing to forget.
+    # let a burst through). /api/status and the family are cached per URL; edit_provider forgets
+    # the family when the URL or the kind changes.
     relay.BUDGETS.configure(provider.base_url, provider.request_budget, provider.budget_seconds)
+
+
+def family_of(provider: Provider, timeout=None) -> relay.Family | None:
+    """The provider's relay family: the admin's choice, else detected (cached per base URL).
+
+    Notes what was detected on the row (the caller's commit keeps it) so pages can name the
+    family without asking the relay; None when nothing at the address answered yet.
+    """
+    family = relay.resolve(provider.base_url, provider.kind, timeout)
+    if family is not None and provider.kind == relay.AUTO and provider.detected_kind != family.name:
+        provider.detected_kind = family.name
+    return family
+
+
+def known_family(provider: Provider) -> relay.Family | None:
+    """The family as far as the database knows (no relay call): chosen, else last detected."""
+    name = provider.kind if provider.kind != relay.AUTO else provider.detected_kind
+    return relay.FAMILIES.get(name or "")
