@@ -2,7 +2,9 @@
 
 Threads only call relays (relay.probe); every database write happens here afterwards: raw rows and
 buckets (history.record), states and incidents (states), the next due times. The scheduler wraps
-probe_once(); tests and `flask poll-once` call it directly.
+probe_once(); tests and `flask poll-once` call it directly. The reachability tier ("status") asks
+each relay the way its family allows (relay.reach); the family comes from family_of, detected
+per base URL and cached by relay.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from sqlalchemy import select
 from app import db, utcnow
 from blueprints.keys.vault import InvalidToken, vault
 from blueprints.providers.models import Provider
-from blueprints.providers.service import apply_budget
+from blueprints.providers.service import apply_budget, family_of
+from relay import FAMILIES, FAMILY_CACHE, Family, reach, resolve
 from relay import probe as probes
 
 from . import history, states
@@ -62,6 +65,7 @@ class Job:
     slow_ms: int
     ttft_slow_ms: int
     key: str | None = field(default=None, repr=False)
+    family: str | None = None  # status tier: the relay family it asks as (None: not known)
 
 
 def probe_once(now: datetime | None = None, *, force: bool = False) -> ProbeReport:
@@ -90,22 +94,34 @@ def due_jobs(now: datetime, force: bool = False) -> tuple[list[Job], float]:
         .where(Monitor.enabled.is_(True))
     ).all()
     due = {(d.provider_id, d.tier, d.model): d.next_at for d in db.session.scalars(select(Due))}
-    jobs, lag = [], 0.0
+    picked = []
     for monitor, provider in monitors:
-        base_url = provider.base_url
         apply_budget(provider)  # /api/status shares the provider's per-IP budget with lookups
-        wanted = []
-        for tier, model, interval in _wanted(monitor):
+        wanted = [
+            (tier, model, interval)
+            for tier, model, interval in _wanted(monitor)
+            if force or (due.get((monitor.provider_id, tier, model)) or now) <= now
+        ]
+        if wanted:
+            picked.append((monitor, provider, wanted))
+    # Only the provider tiers depend on the family; chat probes are the same everywhere.
+    reached = [p for _m, p, wanted in picked if any(t in PROVIDER_TIERS for t, _n, _i in wanted)]
+    families = _families(reached, _timeout())
+    jobs, lag = [], 0.0
+    for monitor, provider, wanted in picked:
+        family = families.get(provider.id)
+        keyed_reach = bool(monitor.probe_key) and reach.uses_key(family)
+        if keyed_reach:
+            # its reachability is /v1/models with the key: a models tier would ask it twice
+            wanted = [w for w in wanted if w[0] != "models"]
+        # Decrypted once a pass, and only when a keyed probe is due; nothing keeps it afterwards.
+        keyed = [w for w in wanted if w[0] != "status" or keyed_reach]
+        secret = _key(monitor) if keyed else None
+        for tier, model, interval in wanted:
             next_at = due.get((monitor.provider_id, tier, model))
-            if not force and next_at is not None and next_at > now:
-                continue
             if next_at is not None:
                 lag = max(lag, (now - next_at).total_seconds())
-            wanted.append((tier, model, interval))
-        # Decrypted once a pass, and only when a keyed probe is due; nothing keeps it afterwards.
-        secret = _key(monitor) if any(tier != "status" for tier, _m, _i in wanted) else None
-        for tier, model, interval in wanted:
-            key = secret if tier != "status" else None
+            key = secret if tier != "status" or keyed_reach else None
             if tier != "status" and key is None:
                 continue
             jobs.append(
@@ -113,15 +129,43 @@ def due_jobs(now: datetime, force: bool = False) -> tuple[list[Job], float]:
                     monitor.provider_id,
                     tier,
                     model,
-                    base_url,
+                    provider.base_url,
                     interval,
                     monitor.slow_ms,
                     monitor.ttft_slow_ms,
                     key,
+                    family.name if family is not None and tier == "status" else None,
                 )
             )
-    db.session.rollback()  # no read transaction held open while the relays are called
+    # Keeps the kinds family_of noted on the rows; no transaction stays open during the probes.
+    db.session.commit()
     return jobs, lag
+
+
+def _families(providers: list[Provider], timeout: tuple[float, float]) -> dict[int, Family | None]:
+    """Each provider's relay family (family_of); relays not detected yet are asked in parallel."""
+    # (an admin's choice of family needs no detection)
+    cold = {
+        (p.base_url, p.kind)
+        for p in providers
+        if p.kind not in FAMILIES and not FAMILY_CACHE.peek(p.base_url)[0]
+    }
+    if cold:
+        # Detection asks a few keyless questions, each up to a timeout: every relay at once, no
+        # read transaction held open meanwhile; family_of below then reads the warm cache.
+        db.session.rollback()
+        threads = max(1, min(int(current_app.config["STATUS_THREADS"]), len(cold)))
+        with ThreadPoolExecutor(threads, thread_name_prefix="detect") as pool:
+            list(pool.map(lambda target: _detect(*target, timeout), cold))
+    return {provider.id: family_of(provider, timeout) for provider in providers}
+
+
+def _detect(base_url: str, kind: str, timeout: tuple[float, float]) -> None:
+    """In a pool thread: warm the per-URL family cache (relay calls only, no database)."""
+    try:
+        resolve(base_url, kind, timeout)
+    except Exception:  # a detection bug must not end the pass: the relay is probed as unknown
+        log.exception("status: family detection failed unexpectedly")
 
 
 def _wanted(monitor: Monitor) -> list[tuple[str, str, int]]:
@@ -153,7 +197,10 @@ def _run(
     at = fixed or utcnow()
     try:
         if job.tier == "status":
-            result = probes.probe_status(job.base_url, timeout=timeout, slow_ms=job.slow_ms)
+            family = FAMILIES.get(job.family) if job.family else None
+            result = reach.probe_reach(
+                job.base_url, family, job.key, timeout=timeout, slow_ms=job.slow_ms
+            )
         elif job.tier == "models":
             result = probes.probe_models(
                 job.base_url, job.key, timeout=timeout, slow_ms=job.slow_ms
