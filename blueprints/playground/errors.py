@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from relay import http
+from relay.classify import status_from_denial
+from relay.redact import redact
 
 from .build import BadRun
 
@@ -46,14 +49,24 @@ BROKEN = {
     "stream_error": _l("The relay reported an error mid-stream: the answer is cut off."),
 }
 
-# Text the relays use when a model is not offered to this key (one-api, new-api, OpenAI).
+# What the relays say when a model is not offered to this key (lower case, per family).
 _MODEL_MISSING = (
-    "无权使用模型",
+    "无权使用模型",  # one-api, new-api
     "无权访问模型",
     "无可用渠道",
-    "No available channel",
-    "model_not_found",
+    "no available channel",
+    "model_not_found",  # OpenAI, new-api
+    "invalid model name passed in model=",  # LiteLLM, unknown model (400)
+    "not allowed to access model",  # LiteLLM, a key limited to some models (401)
+    "is not a valid model id",  # OpenRouter (400)
+    "model not exist",  # DeepSeek (400)
+    "not found the model",  # Moonshot (404 resource_not_found_error)
 )
+_MODEL_MISSING_CODES = ("model_not_found", "key_model_access_denied")
+# OpenAI and the servers that copy it (vLLM, LocalAI): "The model `m` does not exist…" (404).
+_NO_SUCH_MODEL = re.compile(r"\bmodel\b.{0,200}?\bdoes not exist", re.IGNORECASE | re.DOTALL)
+# Quota errors that arrive as 429 but are no rate limit: waiting does not help.
+_OUT_OF_QUOTA = ("exceeded_current_quota_error", "insufficient_quota")
 
 
 def form_error(error: BadRun) -> str:
@@ -72,23 +85,101 @@ class Refusal:
     meaning: str
     hint: str
     model_missing: bool
+    look_up: bool = False  # the key itself was refused: the lookup page can tell more
 
 
 def refusal(answer: http.Answer) -> Refusal:
-    """Explain an error the relay gave before the stream started (seed guide error table)."""
-    status, message = answer.status, answer.message or ""
-    missing = any(marker in message for marker in _MODEL_MISSING)
-    if isinstance(answer.data, dict):
-        code = (
-            (answer.data.get("error") or {}) if isinstance(answer.data.get("error"), dict) else {}
-        )
-        missing = missing or code.get("code") == "model_not_found"
-    if missing:
+    """Explain an error the relay gave before the stream started (per relay family)."""
+    # A relay that echoes the key back must not get it onto the page.
+    status, message = answer.status, redact(answer.message or "")
+    kind, code = _error_fields(answer.data)
+    if _model_missing(message, kind, code):
         meaning = _("This model is not available to this key on this relay.")
         hint = _("Pick one of the models the key can use (listed below).")
-    else:
-        meaning, hint = _explain(answer.kind, status)
-    return Refusal(status, message, meaning, hint, missing)
+        return Refusal(status, message, meaning, hint, True)
+    said = _relay_state(status, message.lower(), kind, code)
+    if said is not None:
+        return Refusal(status, message, *said, False)
+    said = _key_state(status, message)
+    if said is not None:
+        return Refusal(status, message, *said, False, look_up=True)
+    return Refusal(status, message, *_explain(answer.kind, status), False)
+
+
+def _error_fields(data) -> tuple[str, str]:
+    """(type, code) of an {"error": {…}} body, as strings ("" when absent)."""
+    err = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(err, dict):
+        return "", ""
+    kind, code = err.get("type"), err.get("code")
+    return (
+        kind if isinstance(kind, str) else "",
+        str(code) if isinstance(code, str | int) else "",
+    )
+
+
+def _model_missing(message: str, kind: str, code: str) -> bool:
+    text = message.lower()
+    return (
+        any(marker in text for marker in _MODEL_MISSING)
+        or bool(_NO_SUCH_MODEL.search(message))
+        or code in _MODEL_MISSING_CODES
+        or kind in _MODEL_MISSING_CODES
+    )
+
+
+def _relay_state(status: int | None, text: str, kind: str, code: str) -> tuple[str, str] | None:
+    """No key database, a spent budget, limit or balance, in each family's words; else None."""
+    if "no connected db" in text or kind == "no_db_connection":
+        # LiteLLM without a database answers every key but its master key with this 400.
+        return _(
+            "This LiteLLM proxy has no key database, so it cannot check keys: "
+            "only its master key works."
+        ), _("Use the proxy's master key, or ask its admin to connect a database.")
+    if kind == "budget_exceeded" or "budget has been exceeded" in text:
+        return _("This key's budget on the LiteLLM proxy is spent."), _(
+            "It comes back when the key's budget period resets, if it has one; "
+            "otherwise ask the proxy's admin to raise it."
+        )
+    if "key limit exceeded" in text:
+        return _("This key has reached its spending limit (OpenRouter)."), _(
+            "Raise the key's limit in the OpenRouter settings, or wait for its reset if it has one."
+        )
+    if kind in _OUT_OF_QUOTA or code in _OUT_OF_QUOTA or (status == 429 and "suspended" in text):
+        return _(
+            "The account behind this key is out of balance or suspended: this is not a rate limit."
+        ), _("Top up the account; waiting will not help.")
+    if status == 402:
+        return _("402: the account behind this key has no balance left."), _(
+            "Top up the account, then try again."
+        )
+    return None
+
+
+def _key_state(status: int | None, message: str) -> tuple[str, str] | None:
+    """A 401/403 about the key: what the relay said of it, or that it would not say."""
+    if status not in (401, 403):
+        return None
+    state = "disabled" if "blocked" in message.lower() else None
+    state = state or status_from_denial(status, message, collapsed=True)[0]
+    if state == "exhausted":
+        return _("The relay says this key's quota is used up (%(status)s).", status=status), _(
+            "Top up the key or its account, or use another key."
+        )
+    if state == "expired":
+        return _("The relay says this key has expired (%(status)s).", status=status), _(
+            "Use another key, or ask the relay's admin to extend this one."
+        )
+    if state == "disabled":
+        return _("The relay says this key is disabled (%(status)s).", status=status), _(
+            "Use another key, or ask the relay's admin to enable this one."
+        )
+    if status == 401:
+        return _(
+            "The relay refused this key (401): it is invalid, used up, expired or disabled, "
+            "and the relay does not say which."
+        ), _("Look the key up to see what the relay says about it.")
+    return None  # a 403 that is not about the key's state: the table below
 
 
 def _explain(kind: str, status: int | None) -> tuple[str, str]:
@@ -96,10 +187,6 @@ def _explain(kind: str, status: int | None) -> tuple[str, str]:
         400: (
             _("400: the request is malformed or a parameter is invalid."),
             _("Check the parameters and the schema; some models reject some parameters."),
-        ),
-        401: (
-            _("401: the key is wrong, expired or used up."),
-            _("Check the key and the provider."),
         ),
         403: (
             _("403: usually insufficient balance, or the key may not use this model."),
