@@ -343,11 +343,14 @@ def dead_url() -> str:
     ],
 )
 def test_it_explains_a_failed_connection_test(app, admin, fake, fault, message):
-    """A dead port or a broken relay gives a clear message, never a 500."""
+    """A dead port, or a relay set as new-api with a broken /api/status: a clear message."""
     if fault:
         fake.set_fault("/api/status", fault)
     with app.app_context():
-        pid = add_provider("probe", fake.url if fault else dead_url()).id
+        # Auto-detection would call a relay whose /api/status is broken OpenAI-compatible
+        # (tests/test_providers_kind.py); as new-api, its status page must work.
+        url, kind = (fake.url, "new-api") if fault else (dead_url(), "auto")
+        pid = add_provider("probe", url, kind=kind).id
     response = admin.post(f"/admin/providers/{pid}/test", headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200

@@ -93,12 +93,12 @@ def test_it_makes_a_new_provider_usable_by_the_lookup_at_once(app, client, fake)
     [("150/180", "150/180s"), ("20/1200s", "20/1200s"), (" 5 / 60 ", "5/60s"), ("0", "unlimited")],
 )
 def test_it_takes_a_request_budget_on_add(app, given, listed):
-    """--request-budget N/SECONDS (or 0); the list shows it; the default is 150/180s."""
+    """--request-budget N/SECONDS (or 0); the list shows it (then the kind); default 150/180s."""
     assert run(app, "add", "a", "https://a.example", "--request-budget", given).exit_code == 0
     assert run(app, "add", "b", "https://b.example").exit_code == 0
     listing = run(app, "list").output
-    assert f"a\thttps://a.example\tpublic\t-\t{listed}\n" in listing
-    assert "b\thttps://b.example\tpublic\t-\t150/180s\n" in listing
+    assert f"a\thttps://a.example\tpublic\t-\t{listed}\tauto\n" in listing
+    assert "b\thttps://b.example\tpublic\t-\t150/180s\tauto\n" in listing
 
 
 @pytest.mark.parametrize("bad", ["150", "0/180", "150/0", "-1/60", "1.5/60", "150/3m", "x", ""])

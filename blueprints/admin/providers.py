@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+import relay
+from app import db
 from blueprints.providers.models import Provider
 from blueprints.providers.prices import parse_prices, prices_text, set_prices
 from blueprints.providers.service import (
@@ -14,12 +17,16 @@ from blueprints.providers.service import (
     add_provider,
     budget_text,
     edit_provider,
+    family_of,
     key_counts,
+    known_family,
     list_providers,
     parse_budget,
 )
 from relay import http
-from relay.info import NEW_API_2025, NEW_API_2026, ONE_API, fetch_status
+from relay.calls import STATUS
+from relay.families import BALANCE, LOG, REACHABILITY, VALIDITY
+from relay.info import NEW_API_2025, NEW_API_2026, ONE_API, RelayInfo, fetch_status
 
 ERRORS = {
     "bad_name": _l("The name must be 1-80 characters."),
@@ -34,6 +41,7 @@ ERRORS = {
         "Price line %(line)s must read: model input output (prices per 1M tokens in the "
         "provider's money unit, e.g. gpt-4o 2.5 10)."
     ),
+    "bad_kind": _l("Pick a relay family from the list, or Auto-detect."),
     "in_use": _l(
         "Tracked keys use this provider. Confirm that they and their history are deleted too."
     ),
@@ -61,12 +69,46 @@ PROBE_ERRORS = {
     "budget": _l("This provider's request budget is used up for now. Try again in a minute."),
 }
 
+NOTHING = _l("Nothing answered at this address, so it is not known what relay this is.")
+STATUS_NOTE = _l(
+    "/api/status: %(problem)s A one-api or new-api relay answers there; other relays need not."
+)
+
+
+AUTO_LABEL = _l("Auto-detect")
+# Family labels are product names; only the generic one is words to translate.
+OPENAI_LABEL = _l("OpenAI-compatible")
+
+# What a family can answer, in the order the test shows it.
+ABILITIES = (
+    (BALANCE, _l("Balance of a key")),
+    (VALIDITY, _l("Whether a key works")),
+    (LOG, _l("Request log of a key")),
+    (REACHABILITY, _l("Whether the relay is up")),
+)
+YES, NO = _l("yes"), _l("no")
+ACCOUNT_BALANCE = _l("yes — the account's balance, the same for every key of it")
+
 
 def error_text(error: ProviderError) -> str:
     """The message for a refused provider change."""
     if error.code == "bad_prices":
         return ERRORS["bad_prices"] % {"line": error.detail}
     return str(ERRORS.get(error.code, ERRORS["bad_name"]))
+
+
+def family_label(family: relay.Family | None) -> str:
+    """A family's display name (None: not known)."""
+    if family is None:
+        return ""
+    return str(OPENAI_LABEL) if family.name == "openai" else family.label
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    """(value, label) for the form's "Relay family" select: Auto-detect, then each family."""
+    return [(relay.AUTO, str(AUTO_LABEL))] + [
+        (name, family_label(family)) for name, family in relay.FAMILIES.items()
+    ]
 
 
 def form_changes(form) -> dict:
@@ -78,6 +120,7 @@ def form_changes(form) -> dict:
         "hidden": form.get("hidden") in ("1", "on", "true"),
         "cny_rate": _rate(form.get("cny_rate")),
         "budget": parse_budget(budget) if budget else None,
+        "kind": form.get("kind") or relay.AUTO,
     }
 
 
@@ -109,20 +152,31 @@ class Row:
     provider: Provider
     keys: int
     budget: str
+    family: str  # the family's label, "" when auto and not detected yet
+    chosen: bool  # an admin named the family (no detection)
 
 
 def rows() -> list[Row]:
-    """Every provider with its tracked-key count and budget text."""
+    """Every provider with its tracked-key count, budget text and relay family."""
     counts = key_counts()
-    return [Row(p, counts.get(p.id, 0), budget_text(p)) for p in list_providers()]
+    return [
+        Row(
+            p,
+            counts.get(p.id, 0),
+            budget_text(p),
+            family_label(known_family(p)),
+            p.kind != relay.AUTO,
+        )
+        for p in list_providers()
+    ]
 
 
 def form_values(provider: Provider | None = None, *, form=None) -> dict:
     """What an add (empty), edit (current values) or refused (as sent) form shows."""
     if form is not None:
-        fields = ("name", "base_url", "cny_rate", "budget", "prices")
+        fields = ("name", "base_url", "cny_rate", "budget", "prices", "kind")
         values = {field: (form.get(field) or "").strip() for field in fields}
-        return {**values, "hidden": form.get("hidden") in ("1", "on", "true")}
+        return {**values, "hidden": form.get("hidden") in ("1", "on", "true"), "detected": ""}
     if provider is None:
         return {
             "name": "",
@@ -131,7 +185,10 @@ def form_values(provider: Provider | None = None, *, form=None) -> dict:
             "budget": "150/180",
             "prices": "",
             "hidden": False,
+            "kind": relay.AUTO,
+            "detected": "",
         }
+    detected = relay.FAMILIES.get(provider.detected_kind or "")
     return {
         "name": provider.name,
         "base_url": provider.base_url,
@@ -139,6 +196,8 @@ def form_values(provider: Provider | None = None, *, form=None) -> dict:
         "budget": budget_text(provider).removesuffix("s").replace("unlimited", "0"),
         "hidden": provider.hidden,
         "prices": prices_text(provider.id),
+        "kind": provider.kind,
+        "detected": family_label(detected) if provider.kind == relay.AUTO else "",
     }
 
 
@@ -149,36 +208,89 @@ class Probe:
     provider: Provider
     ok: bool
     ms: int
-    generation: str | None = None
-    label: str = ""
-    version: str | None = None
-    system_name: str | None = None
-    display: str = ""
-    quota_per_unit: float = 0.0
+    family: relay.Family | None = None  # what relaydash uses for this provider
+    chosen: bool = False  # the family is the admin's override, not detected
+    detected: relay.Family | None = None  # what the address answers like; None: nothing did
+    abilities: tuple[tuple[str, str, bool, str], ...] = ()  # (name, label, yes, words)
+    info: RelayInfo | None = None  # one-api/new-api: what /api/status said just now
+    label: str = ""  # one-api/new-api generation
     error: str = ""
+    note: str = ""  # /api/status trouble that does not stop this family from working
     http_status: int | None = None
+
+    @property
+    def family_label(self) -> str:
+        """The family's display name."""
+        return family_label(self.family)
+
+    @property
+    def detected_label(self) -> str:
+        """The detected family's display name ("" when nothing answered)."""
+        return family_label(self.detected)
 
 
 def probe(provider: Provider) -> Probe:
-    """Read /api/status now (never the cache) and describe the relay, or why it failed."""
+    """Detect the family afresh, read /api/status now, and say what the relay can answer."""
     config = current_app.config
     timeout = (float(config["RELAY_CONNECT_TIMEOUT"]), float(config["RELAY_READ_TIMEOUT"]))
-    info, answer = fetch_status(provider.base_url, timeout=timeout)
-    ms = round(answer.elapsed_ms)
-    if not answer.ok or not info.answered:
-        kind = answer.kind if not answer.ok else "not_relay"
-        if answer.kind == http.RATE_LIMITED and answer.status is None:
-            kind = "budget"  # our own budget said no; the relay was not asked
-        error = str(PROBE_ERRORS.get(kind, PROBE_ERRORS[http.REJECTED]))
-        return Probe(provider, False, ms, error=error, http_status=answer.status)
-    return Probe(
+    started = time.monotonic()
+    relay.FAMILY_CACHE.forget(provider.base_url)
+    # Read /api/status first, never from the cache: detection then trusts this fresh answer
+    # instead of one up to ten minutes old.
+    info, status = fetch_status(provider.base_url, timeout=timeout)
+    family = family_of(provider, timeout)
+    chosen = provider.kind != relay.AUTO
+    detected = relay.resolve(provider.base_url, relay.AUTO, timeout) if chosen else family
+    db.session.commit()  # keeps the detected_kind family_of noted
+    found = Probe(
         provider,
-        True,
-        ms,
-        generation=info.generation,
-        label=str(GENERATIONS.get(info.generation, GENERATIONS[None])),
-        version=info.version,
-        system_name=info.system_name,
-        display=info.display,
-        quota_per_unit=info.quota_per_unit,
+        False,
+        round((time.monotonic() - started) * 1000),
+        family=family,
+        chosen=chosen,
+        detected=detected,
+        abilities=_abilities(family),
+        http_status=status.status,
     )
+    return _verdict(found, info, status)
+
+
+def _verdict(found: Probe, info: RelayInfo, status: http.Answer) -> Probe:
+    """ok, the error or the note, and the /api/status details, from what answered."""
+    held = status.kind == http.RATE_LIMITED and status.status is None
+    status_kind = "budget" if held else status.kind
+    if found.detected is None and not held:
+        reason = PROBE_ERRORS.get(status.kind, "")
+        return replace(found, error=_nothing(reason))
+    family = found.family
+    if family is not None and family.detect_path == STATUS:
+        # one-api / new-api: their status page is part of what they answer; it must work now.
+        if not status.ok or not info.answered:
+            kind = status_kind if not status.ok else "not_relay"
+            return replace(found, error=str(PROBE_ERRORS.get(kind, PROBE_ERRORS[http.REJECTED])))
+        label = str(GENERATIONS.get(info.generation, GENERATIONS[None]))
+        return replace(found, ok=True, info=info, label=label)
+    if found.detected is None:  # held: our budget kept /api/status back and nothing else spoke
+        return replace(found, error=str(PROBE_ERRORS["budget"]))
+    note = ""
+    if status.kind not in (http.OK, http.NOT_FOUND, http.RATE_LIMITED):
+        note = str(STATUS_NOTE % {"problem": PROBE_ERRORS.get(status.kind, "")})
+    return replace(found, ok=True, note=note)
+
+
+def _nothing(reason) -> str:
+    return f"{NOTHING} {reason}".strip()
+
+
+def _abilities(family: relay.Family | None) -> tuple[tuple[str, str, bool, str], ...]:
+    """Each question and whether this family answers it, in plain words."""
+    if family is None:
+        return ()
+    rows = []
+    for name, label in ABILITIES:
+        can = name in family.can
+        words = YES if can else NO
+        if can and name == BALANCE and family.scope == "account":
+            words = ACCOUNT_BALANCE
+        rows.append((name, str(label), can, str(words)))
+    return tuple(rows)

@@ -24,6 +24,12 @@ def guard():
     """Guards every admin URL at once, so no view can forget: login, then admin (else 403)."""
 
 
+@bp.context_processor
+def kinds():
+    """The provider form's "Relay family" choices, wherever the form is drawn."""
+    return {"kinds": providers.kind_choices()}
+
+
 def _page(page: str, partial: str, status: int = 200, **context):
     return no_store(make_response(render_htmx(page, partial, **context), status))
 
@@ -142,7 +148,7 @@ def remove_provider(pid: int):
 
 @bp.post("/providers/<int:pid>/test")
 def test_provider(pid: int):
-    """Read the relay's /api/status now and show what answered (or why nothing did)."""
+    """Detect the relay family afresh and show what it can answer (or why nothing answered)."""
     probe = providers.probe(db.get_or_404(Provider, pid))
     if htmx:
         return no_store(make_response(render_template("admin/_probe.html", probe=probe)))
