@@ -120,9 +120,13 @@ def test_it_answers_the_documented_json(client, provider, fake):
     body = response.get_json()
     assert response.headers["Cache-Control"] == "no-store"
     assert body["provider"] == "fake" and body["relay"] == "new-api"
+    assert body["family"] == "new-api" and body["balance_published"] is True
     assert body["status"] == "active" and body["unit"] == "USD"
     assert (body["total"], body["used"], body["remaining"]) == (15.0, 3.0, 12.0)
     assert body["unlimited"] is False and body["expires_at"] is None
+    assert body["expiry_stated"] is True  # /api/usage/token said 0: never
+    assert body["balances"] == [] and body["budget"] is None and body["account"] is None
+    assert body["figures_error"] is None
     assert body["token_name"] == "Default Token" and body["scope"] == "token"
     assert body["models"] == ["gpt-4o"]
     assert "/api/usage/token/" in body["answered_by"]

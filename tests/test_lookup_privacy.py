@@ -42,16 +42,20 @@ def _every_lookup_path(session: requests.Session, base: str, provider: str, key:
 def test_it_keeps_keys_out_of_responses_logs_urls_database_and_caches(
     app, live_server, relays, caplog, capfd
 ):
-    """Lookups of good, spent, unknown and faulted keys leave no trace of any key."""
+    """Lookups of good, spent, unknown and faulted keys in several families leave no key behind."""
     caplog.set_level(logging.DEBUG)  # everything, urllib3's request lines included
     new = relays("new-api-2026")
     old = relays("new-api-2025")  # its log endpoint takes ?key= in the query string
     broken = relays("new-api-2026")
     broken.set_fault("*", "reset")
+    litellm = relays("litellm")  # its 401 texts quote the key's tail and hash
+    router = relays("openrouter")
     with app.app_context():
         add_provider("new", new.url)
         add_provider("old", old.url)
         add_provider("broken", broken.url)
+        add_provider("litellm", litellm.base_url)
+        add_provider("router", router.base_url)
     keys = {
         "new": [
             new.add_token(logs=make_logs(30)).key,
@@ -60,6 +64,8 @@ def test_it_keeps_keys_out_of_responses_logs_urls_database_and_caches(
         ],
         "old": [old.add_token(logs=make_logs(30)).key, "sk-" + "v" * 48],
         "broken": ["sk-" + "w" * 48],
+        "litellm": [litellm.add_token(max_budget=5.0).key, "sk-" + "x" * 48],
+        "router": [router.add_token(limit=3.0).key, "sk-" + "y" * 48],
     }
     everything = [key for group in keys.values() for key in group]
     seen: list[str] = []

@@ -16,7 +16,7 @@ from blueprints.providers.models import Provider
 
 from .cache import TTLCache
 from .keys import mask
-from .present import iso
+from .present import iso, published, status_label
 from .service import lookup_key
 
 # Key-level jobs get their own pool: each one waits on relay calls running in relay's pool.
@@ -58,12 +58,16 @@ def row(key: str, balance: relay.Balance) -> dict:
         "key": mask(key),
         "status": balance.status,
         "reason": balance.reason,
+        "label": status_label(balance),
+        "family": balance.family,
+        "balance_published": published(balance),
         "remaining": balance.remaining,
         "used": balance.used,
         "total": balance.total,
         "unit": balance.unit,
         "unlimited": balance.unlimited,
         "expires_at": iso(balance.expires_at),
+        "expiry_stated": balance.expiry_stated,
         "models": len(balance.models) if balance.models is not None else None,
     }
 
@@ -90,8 +94,15 @@ def table_csv(rows: list[dict]) -> bytes:
                 "" if item["used"] is None else item["used"],
                 "" if item["total"] is None else item["total"],
                 item["unit"] or "",
-                item["expires_at"] or "",
+                _expiry(item),
                 "" if item["models"] is None else item["models"],
             )
         )
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+def _expiry(item: dict) -> str:
+    """A date, "never" when the relay said so, or empty when it did not say."""
+    if item["expires_at"]:
+        return item["expires_at"]
+    return "never" if item.get("expiry_stated") else ""

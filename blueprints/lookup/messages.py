@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+
+from . import limits
 
 STATUS_LABELS = {
     "active": _l("Active"),
@@ -13,6 +13,7 @@ STATUS_LABELS = {
     "expired": _l("Expired"),
     "disabled": _l("Disabled"),
     "invalid": _l("Invalid key"),
+    "refused": _l("Refused"),
     "rate_limited": _l("Relay busy"),
     "unreachable": _l("Relay unreachable"),
     "error": _l("Error"),
@@ -32,6 +33,9 @@ INPUT_ERRORS = {
 
 UNIT_LABELS = {"USD": _l("USD"), "CNY": _l("CNY"), "quota": _l("quota units")}
 
+# A reason whose status label would say more than we know.
+REASON_LABELS = {"no_key_db": _l("Cannot be checked")}
+
 SCOPE_LABELS = {
     "token": _l("This key only"),
     "account": _l("The whole account"),
@@ -45,9 +49,23 @@ def input_error(code: str, **params) -> str:
     return text % params if params else text
 
 
-def explain(reason: str | None, http_status: int | None, retry_in: float | None) -> tuple[str, str]:
+def explain(balance, base_url: str) -> tuple[str, str]:
     """(explanation, hint) for a non-active lookup, from the seed guide's error table."""
-    seconds = math.ceil(retry_in) if retry_in else 60
+    reason, retry_in = balance.reason, balance.retry_in
+    if reason == "budget":
+        return limits.budget_texts(base_url, limits.BALANCE_READS, retry_in)
+    if reason == "refused":
+        return _refused(), _refused_hint(retry_in)
+    if reason == "exhausted" and balance.scope == "account":
+        return (
+            _("The account behind this key has no balance left, so the key cannot call the API."),
+            _("Top up the account; the key itself is fine."),
+        )
+    return reason_text(reason, balance.http_status, retry_in)
+
+
+def reason_text(reason: str | None, http_status: int | None, retry_in: float | None):
+    """(explanation, hint) for a reason code alone."""
     texts = {
         "invalid_key": (
             _("The relay does not recognise this key (401)."),
@@ -77,13 +95,16 @@ def explain(reason: str | None, http_status: int | None, retry_in: float | None)
             _("The relay refused the request (403)."),
             _("On most relays a 403 means the balance is insufficient: top up and try again."),
         ),
+        "no_key_db": (
+            _(
+                "This LiteLLM proxy has no key database, so it cannot check keys: "
+                "only its master key works."
+            ),
+            _("Use the proxy's master key, or ask its admin to connect a database."),
+        ),
         "relay_rate_limited": (
             _("The relay is limiting this server right now (429). Your key is not at fault."),
-            _("Try again in %(seconds)s s.", seconds=seconds),
-        ),
-        "budget": (
-            _("relaydash is pausing calls to this relay to stay under its rate limit."),
-            _("Your key is not at fault. Try again in %(seconds)s s.", seconds=seconds),
+            limits.try_again(retry_in),
         ),
         "timeout": (
             _("The relay did not answer in time."),
@@ -98,7 +119,7 @@ def explain(reason: str | None, http_status: int | None, retry_in: float | None)
             _("Check that the relay is online; its address may have changed."),
         ),
         "no_balance_endpoint": (
-            _("This relay does not answer balance queries at this address (404)."),
+            _("Nothing at this address answers like an OpenAI-compatible API (404)."),
             _(
                 "The provider's base URL may be wrong: it should be the site root, "
                 "e.g. https://api.juheai.top (clients add /v1 themselves)."
@@ -115,6 +136,33 @@ def explain(reason: str | None, http_status: int | None, retry_in: float | None)
     }
     default = (_("The relay gave no usable answer."), _("Try again later."))
     return texts.get(reason or "", default)
+
+
+def figures_texts(balance, base_url: str) -> tuple[str, str]:
+    """(what, why) for an active key whose figures were not available this time."""
+    what = _("The relay accepted this key, but its figures were not available this time.")
+    if balance.figures_error == "budget":
+        said, when = limits.budget_texts(base_url, limits.BALANCE_READS, balance.retry_in)
+        return what, f"{said} {when}"
+    why, _hint = reason_text(balance.figures_error, balance.http_status, balance.retry_in)
+    return what, why
+
+
+def _refused() -> str:
+    return _(
+        "The relay refused this key; it is invalid, used up, expired or disabled "
+        "and does not say which."
+    )
+
+
+def _refused_hint(retry_in: float | None) -> str:
+    if retry_in:
+        return _(
+            "The call that tells these apart was held back by the relay's per-IP limit, which "
+            "everyone using this relaydash server shares. %(when)s",
+            when=limits.try_again(retry_in),
+        )
+    return _("Whoever issued the key, or the relay's console, can tell which.")
 
 
 def _server_hint(status: int | None) -> str:

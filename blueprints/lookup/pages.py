@@ -7,17 +7,21 @@ from collections.abc import Iterator
 
 from flask import current_app, make_response, render_template
 from flask_babel import get_timezone
+from flask_babel import gettext as _
 
+import relay
 from app import htmx
 from blueprints.providers.models import Provider
 from blueprints.providers.service import list_providers
 from blueprints.shared import no_store
+from relay import http
+from relay.calls import LOG_TOKEN
 
-from . import batch, requestlog
+from . import batch, limits, requestlog
+from .card import card, family_label, no_log_text
 from .forms import int_field
 from .keys import BadInput, mask
 from .messages import input_error
-from .present import card
 from .service import load_log, lookup_key
 
 
@@ -65,7 +69,24 @@ def log_fragment(provider: Provider, key: str, form) -> dict:
         "zone": zone,
         "zone_name": getattr(zone, "key", None) or str(zone),
         "rl": requestlog,
+        "unavailable": unavailable(provider, result) if result.rows is None else None,
     }
+
+
+def unavailable(provider: Provider, result: relay.LogResult) -> tuple[str, str]:
+    """(why there is no log, what to do) in plain words."""
+    answer = result.answer
+    if answer.kind == http.SKIPPED:
+        return no_log_text(family_label(relay.FAMILIES.get(result.generation or ""))), ""
+    if answer.kind == http.RATE_LIMITED:
+        return limits.budget_texts(
+            provider.base_url, limits.LOG_READS, answer.retry_after, LOG_TOKEN
+        )
+    if answer.kind in (http.NOT_FOUND, http.HTML):
+        return _("This relay has no per-key log endpoint (/api/log/token)."), ""
+    if answer.kind == http.DENIED:
+        return _("The relay refused to show the log for this key."), ""
+    return _("The request log could not be loaded right now. Try again later."), ""
 
 
 def batch_stream(provider: Provider, keys: list[str], skipped: int) -> Iterator[str]:

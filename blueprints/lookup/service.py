@@ -7,11 +7,15 @@ from flask import current_app
 import relay
 from blueprints.providers.models import Provider
 from blueprints.providers.service import apply_budget, find_provider
+from relay import http
+from relay.calls import LOG_TOKEN
+from relay.families import LOG
 
 from .cache import LOGS, RESULTS, fingerprint
 from .keys import BadInput
 
-# Outcomes that say something about the key; transient relay trouble is never cached.
+# Outcomes that say something about the key; transient relay trouble is never cached, nor is
+# "refused": a later call (once the budget returns) may tell which refusal it was.
 _CACHEABLE = {"active", "exhausted", "expired", "disabled", "invalid"}
 
 
@@ -33,24 +37,34 @@ def timeouts() -> tuple[float, float]:
 
 def lookup_key(provider: Provider, key: str) -> relay.Balance:
     """The key's balance; a repeat within RESULT_CACHE_SECONDS is served from memory."""
-    name = fingerprint(f"balance:{provider.base_url}", key)
+    # The admin's family choice is part of the name: changing it must not serve an old answer.
+    name = fingerprint(f"balance:{provider.base_url}:{provider.kind}", key)
     cached = RESULTS.get(name)
     if cached is not None:
         return cached
     apply_budget(provider)
-    balance = relay.lookup(provider.base_url, key, timeout=timeouts())
-    if balance.status in _CACHEABLE:
+    balance = relay.lookup(provider.base_url, key, kind=provider.kind, timeout=timeouts())
+    # An active key whose figures were missing this time would keep showing them missing.
+    if balance.status in _CACHEABLE and not balance.figures_error:
         RESULTS.set(name, balance, current_app.config["RESULT_CACHE_SECONDS"])
     return balance
 
 
 def load_log(provider: Provider, key: str) -> relay.LogResult:
-    """The key's request log; cached, because the relay allows only ~20 reads per 20 min."""
+    """The key's request log; cached, because the relay allows only ~20 reads per 20 min.
+
+    A family without a per-key log gets a "skipped" result naming it (its `generation`), and
+    no call is made.
+    """
     name = fingerprint(f"log:{provider.base_url}", key)
     cached = LOGS.get(name)
     if cached is not None:
         return cached
     apply_budget(provider)
+    family = relay.resolve(provider.base_url, provider.kind, timeouts())
+    if family is not None and LOG not in family.can:
+        skipped = http.Answer(LOG_TOKEN, http.SKIPPED)
+        return relay.LogResult(skipped, None, False, "USD", family.name)
     info = relay.relay_info(provider.base_url, timeouts())
     result = relay.fetch_logs(provider.base_url, key, info, timeout=timeouts())
     if result.rows is not None:
