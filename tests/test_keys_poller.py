@@ -411,15 +411,17 @@ def test_it_never_reads_logs_on_one_api(app, relays, track):
     assert not fake.requests_to(LOG)
 
 
-def test_it_leaves_critical_budget_for_lookups(app, fake, track, monkeypatch):
+def test_it_leaves_critical_budget_for_people_and_for_poll_checks(app, fake, track, monkeypatch):
     app.config["LOG_READS_PER_PASS"] = 10
     tokens = [fake.add_token(logs=make_logs(2, seed=i), used_quota=USD) for i in range(8)]
     for token in tokens:
         track(fake, token.key)
-    monkeypatch.setitem(relay.BUDGETS.limits, relay.budget.CRITICAL, (6, 1200.0))
+    monkeypatch.setitem(relay.BUDGETS.limits, relay.budget.CRITICAL, (16, 1200.0))
     report = run_pass(app)
-    assert report.log_reads == 2  # 6 minus the headroom of 4
-    assert len(fake.requests_to(LOG)) == 2
+    # 16 less the half kept for people, less the headroom of 4 kept for /api/usage/token
+    assert report.log_reads == 4
+    assert len(fake.requests_to(LOG)) == 4
+    assert relay.BUDGETS.room(fake.url, LOG) == 12
 
 
 # -- retention and budget advice ---------------------------------------------------------------

@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app import db, utcnow
+from blueprints.keys.family import UNCHECKED, publishes_balance
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.keys.signals import key_polled
 from blueprints.providers.models import Provider
@@ -16,8 +17,9 @@ from blueprints.providers.models import Provider
 from . import messages
 from .models import AlertState, Channel, Delivery
 
-BAD_STATUSES = frozenset({"invalid", "exhausted", "expired", "disabled"})
+BAD_STATUSES = frozenset({"invalid", "exhausted", "expired", "disabled", "refused"})
 # rate_limited, unreachable, error: the relay did not tell us anything about the key.
+# "refused" is evidence only after "active": on a key already known to be dead it adds nothing.
 CONDITIONS = ("status", "low_balance", "expiring")
 
 
@@ -39,7 +41,7 @@ def evaluate(key: TrackedKey, sample: BalanceSample) -> list[dict]:
     at = sample.taken_at or utcnow()
     events = []
     for kind in CONDITIONS:
-        wanted = _condition(kind, key, sample, at)
+        wanted = _condition(kind, key, sample, at, states.get(kind))
         if wanted is None:
             continue  # nothing known about this condition right now: keep its state
         raised, value = wanted
@@ -54,16 +56,16 @@ def evaluate(key: TrackedKey, sample: BalanceSample) -> list[dict]:
 
 
 def _condition(
-    kind: str, key: TrackedKey, sample: BalanceSample, at: datetime
+    kind: str, key: TrackedKey, sample: BalanceSample, at: datetime, state: AlertState | None
 ) -> tuple[bool, str | None] | None:
     """(raised, value) for one condition, or None when this sample says nothing about it."""
     if kind == "status":
-        if sample.status in BAD_STATUSES:
-            return True, sample.status
-        return (False, None) if sample.status == "active" else None
+        return _status(sample, state)
     if sample.status != "active":
         return None  # a dead key alerts once, through "status"; a relay hiccup says nothing
     if kind == "low_balance":
+        if not publishes_balance(key):
+            return None  # no balance to watch: the alert is off (the key page says why)
         if key.low_threshold is None or key.unlimited:
             return False, None
         if sample.remaining is None:
@@ -72,6 +74,17 @@ def _condition(
     if key.expires_at is None or key.expiry_warn_days <= 0:
         return False, None
     return key.expires_at <= at + timedelta(days=key.expiry_warn_days), None
+
+
+def _status(sample: BalanceSample, state: AlertState | None) -> tuple[bool, str | None] | None:
+    """The "stopped working" condition: raised only on evidence about the key itself."""
+    if sample.error == UNCHECKED:
+        return None  # the relay refused without saying why; the key's old status stands
+    if sample.status == "refused" and state is not None and state.active:
+        return None  # already known to be dead: a refusal is no new event
+    if sample.status in BAD_STATUSES:
+        return True, sample.status
+    return (False, None) if sample.status == "active" else None
 
 
 def _cross(

@@ -23,6 +23,7 @@ STATUSES = {
     "expired": "已过期 / expired",
     "disabled": "已禁用 / disabled",
     "invalid": "无效 / invalid",
+    "refused": "被中转站拒绝，原因未说明 / refused, reason not stated",
 }
 
 

@@ -6,6 +6,8 @@ from flask import make_response, redirect, render_template, url_for
 from flask_login import current_user
 
 from app import htmx
+from blueprints.keys.family import no_balance_note
+from blueprints.keys.service import my_keys
 from blueprints.shared import no_store, render_htmx
 
 from . import service
@@ -27,9 +29,17 @@ def context(page=None, form=None, error: str | None = None) -> dict:
     }
 
 
+def quiet_keys() -> list[tuple]:
+    """The user's keys whose low-balance alert cannot fire, with the reason (no balance)."""
+    keys = ((key, no_balance_note(key)) for key in my_keys(current_user))
+    return [(key, note) for key, note in keys if note]
+
+
 def index(page=None):
     """The whole page (or its partial for htmx)."""
-    body = render_htmx("alerts/index.html", "alerts/_partial.html", **context(page))
+    body = render_htmx(
+        "alerts/index.html", "alerts/_partial.html", quiet=quiet_keys(), **context(page)
+    )
     return no_store(make_response(body))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from blueprints.providers.service import known_family
 from relay import POLL_PATHS
 
 from .models import MIN_INTERVAL, TrackedKey
@@ -19,6 +20,9 @@ def budget_advice(provider, keys: Iterable[TrackedKey | int]) -> dict | None:
     `keys` are TrackedKeys (paused ones are ignored) or bare intervals in seconds, so the page
     can ask about a key before it is saved.
     """
+    family = known_family(provider)
+    if family is not None and not family.poll_paths:
+        return None  # its polls call nothing that is limited per IP
     budget, window = int(provider.request_budget or 0), int(provider.budget_seconds or 0)
     intervals = [k if isinstance(k, int) else k.poll_interval for k in keys if _active(k)]
     if budget <= 0 or window <= 0 or not intervals:

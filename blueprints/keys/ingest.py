@@ -1,9 +1,11 @@
 """Copy new rows of a key's relay request log into UsageRecord, a few keys per pass.
 
 /api/log/token is limited to about 20 calls per 20 min per IP, so a pass reads at most
-LOG_READS_PER_PASS logs, only for keys whose `used` moved since their last read, and leaves
-LOG_BUDGET_HEADROOM calls of the critical budget for lookups. Relay log ids are renumbered on
-every query, so rows are matched by a hash of their content instead.
+LOG_READS_PER_PASS logs, only for keys whose `used` moved since their last read. Background
+calls already leave the budget's reserved share to people; of the rest, log reads leave
+LOG_BUDGET_HEADROOM calls for the poller's /api/usage/token, which tells a spent key from an
+invalid one. Relay log ids are renumbered on every query, so rows are matched by a hash of
+their content instead. Keys whose family keeps no per-key log are never read.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy import or_, select
 import relay
 from app import db
 from blueprints.providers.models import Provider
+from blueprints.providers.service import known_family
 from relay.calls import LOG_TOKEN
 from relay.http import RATE_LIMITED
 from relay.info import NEW_API_2025, NEW_API_2026
@@ -42,7 +45,12 @@ def ingest_logs(pool, now: datetime, timeout) -> tuple[int, int]:
     if max_reads <= 0:
         return 0, 0
     jobs = []
-    for key, base_url in _candidates():
+    for key, provider in _candidates():
+        base_url = provider.base_url
+        family = known_family(provider)
+        if family is not None and relay.families.LOG not in family.can:
+            key.log_checked_at = now  # no per-key log to read (LiteLLM, one-api…)
+            continue
         info = relay.STATUS_CACHE.peek(base_url)
         if info is None:
             continue  # the pass could not read /api/status; try next time
@@ -62,15 +70,14 @@ def ingest_logs(pool, now: datetime, timeout) -> tuple[int, int]:
     return len(jobs), sum(len(rows) for _, rows in stored)
 
 
-def _candidates() -> list[tuple[TrackedKey, str]]:
+def _candidates() -> list[tuple[TrackedKey, Provider]]:
     """Unpaused, readable keys polled since their log was last looked at; never-read first."""
     query = (
-        select(TrackedKey, Provider.base_url)
-        .join(Provider, Provider.id == TrackedKey.provider_id)
+        select(TrackedKey)  # its provider comes joined (TrackedKey.provider)
         .where(
             TrackedKey.paused.is_(False),
             TrackedKey.last_polled_at.is_not(None),
-            TrackedKey.status.not_in(("invalid", "disabled")),
+            TrackedKey.status.not_in(("invalid", "disabled", "refused")),
             or_(
                 TrackedKey.log_checked_at.is_(None),
                 TrackedKey.last_polled_at > TrackedKey.log_checked_at,
@@ -80,7 +87,7 @@ def _candidates() -> list[tuple[TrackedKey, str]]:
         .limit(SCAN)
         .execution_options(populate_existing=True)  # the pass keeps rows loaded across commits
     )
-    return [(key, url) for key, url in db.session.execute(query)]
+    return [(key, key.provider) for key in db.session.scalars(query)]
 
 
 def _announce(stored: list[tuple[int, list[tuple[datetime, str]]]]) -> None:
@@ -98,10 +105,10 @@ def _announce(stored: list[tuple[int, list[tuple[datetime, str]]]]) -> None:
 
 def _affordable(base_url: str, headroom: int) -> bool:
     """Reserve one log read unless that would eat into the calls kept for lookups."""
-    room = relay.BUDGETS.room(base_url, LOG_TOKEN)
+    room = relay.BUDGETS.room(base_url, LOG_TOKEN, background=True)
     if room is not None and room <= headroom:
         return False
-    return relay.BUDGETS.reserve(base_url, (LOG_TOKEN,)) == 0
+    return relay.BUDGETS.reserve(base_url, (LOG_TOKEN,), background=True) == 0
 
 
 def _changed(key: TrackedKey) -> bool:

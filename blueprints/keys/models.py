@@ -10,6 +10,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -54,6 +55,8 @@ class TrackedKey(db.Model):
     remaining: Mapped[float | None] = mapped_column(default=None)
     unlimited: Mapped[bool] = mapped_column(default=False)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The relay said when (or that never) the key expires; False with no date: "not stated".
+    expiry_stated: Mapped[bool] = mapped_column(default=False, server_default=false())
     token_name: Mapped[str | None] = mapped_column(String(128), default=None)
     error: Mapped[str | None] = mapped_column(String(32), default=None)
     # Request-log ingestion: newest row time taken so far, and when we last tried.

@@ -13,6 +13,7 @@ from blueprints.shared import no_store
 
 from . import service
 from .advice import budget_advice
+from .family import NO_BALANCE, UNCHECKED, key_facts
 from .forms import MESSAGES
 from .models import BalanceSample, TrackedKey, UsageRecord
 
@@ -90,5 +91,8 @@ def detail(tracked: TrackedKey, status: int = 200, error: str | None = None):
         usage=usage,
         labels=STATUS_LABELS,
         error=error,
+        facts=key_facts(tracked),
+        unchecked=UNCHECKED,
+        quiet_codes=(NO_BALANCE, UNCHECKED),  # said in words elsewhere on the page
     )
     return no_store(make_response(html, status))

@@ -1,8 +1,10 @@
 """One polling pass: due keys fanned out to a bounded pool, results written from this thread.
 
 Threads only do HTTP (and decrypt); every database write happens here, in batches, so SQLite
-sees one writer. Each provider's request budget is reserved before a key is dispatched, so a
-pass never spends more than the budget; keys that do not fit stay due for the next pass.
+sees one writer. Each provider's family is resolved once per pass. For one-api / new-api, whose
+billing pair is limited per IP, the request budget is reserved before a key is dispatched, so a
+pass never spends more than the budget; keys that do not fit stay due for the next pass. Other
+families' calls are not limited per IP and need no reservation.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy import select
 import relay
 from app import db, utcnow
 from blueprints.providers.models import Provider
-from blueprints.providers.service import apply_budget
+from blueprints.providers.service import apply_budget, family_of
 
 from . import ingest
 from .models import BalanceSample, TrackedKey
@@ -63,13 +65,19 @@ class _Job:
 
 @dataclass
 class _Relay:
-    """One provider during a pass: its queue of due keys and whether it may take more."""
+    """One provider during a pass: its family, its due keys and whether it may take more."""
 
     base_url: str
-    info: relay.RelayInfo | None
+    family: relay.Family | None  # None: nothing at the address answered
+    info: relay.RelayInfo | None  # one-api / new-api only
     queue: deque[_Job] = field(default_factory=deque)
     running: int = 0
     stopped: bool = False  # budget full or the relay said 429: the rest stays due
+
+    @property
+    def budgeted(self) -> bool:
+        """True when each poll spends the relay's per-IP budget (the billing pair)."""
+        return self.family is not None and bool(self.family.poll_paths)
 
 
 def poll_once(now: datetime | None = None, *, force: bool = False) -> PassReport:
@@ -94,20 +102,38 @@ def poll_once(now: datetime | None = None, *, force: bool = False) -> PassReport
 
 
 def poll_key(key_id: int) -> BalanceSample | None:
-    """Poll one key now (just added, or "refresh"); None when the budget or relay says wait."""
+    """Poll one key now (just added, or "refresh"); None when the budget or relay says wait.
+
+    A person is waiting, so the reservation may use the share kept for people.
+    """
     key = db.session.get(TrackedKey, key_id)
     if key is None:
         return None
-    provider = db.session.get(Provider, key.provider_id)
-    apply_budget(provider)
-    info = relay.poll_info(provider.base_url, _timeout())
-    if info is None or relay.BUDGETS.reserve(provider.base_url, relay.POLL_PATHS) > 0:
+    r = _plan(db.session.get(Provider, key.provider_id), _timeout())
+    db.session.commit()  # the family detected, noted on the provider row
+    if r.stopped or (r.budgeted and relay.BUDGETS.reserve(r.base_url, relay.POLL_PATHS) > 0):
         return None
-    outcome = _work(vault(), _Job(key.id, key.ciphertext), provider.base_url, info, _timeout())
+    outcome = _work(vault(), _Job(key.id, key.ciphertext), r, _timeout())
     if outcome.refused:
         return None
     written, _ = _store([outcome], None)
     return written[0] if written else None
+
+
+def _plan(provider: Provider, timeout) -> _Relay:
+    """The provider's family and, for one-api / new-api, its /api/status for this pass."""
+    apply_budget(provider)
+    family = family_of(provider, timeout)
+    if family is None:
+        # Nothing answered detection: each key records "unreachable" without a call. When
+        # /api/status was only held back by a rate limit, nothing is known yet: stay due.
+        answered, _ = relay.FAMILY_CACHE.peek(provider.base_url)
+        return _Relay(provider.base_url, None, None, stopped=not answered)
+    if not family.poll_paths:
+        return _Relay(provider.base_url, family, None)
+    # /api/status (cached 10 min) spends the same budget; None = rate limited now.
+    info = relay.poll_info(provider.base_url, timeout)
+    return _Relay(provider.base_url, family, info, stopped=info is None)
 
 
 def _due(now: datetime, report: PassReport, force: bool = False) -> dict[int, _Relay]:
@@ -118,22 +144,14 @@ def _due(now: datetime, report: PassReport, force: bool = False) -> dict[int, _R
         .where(TrackedKey.paused.is_(False), *due)
         .order_by(TrackedKey.next_poll_at, TrackedKey.id)
     ).all()
-    budgets = dict(
-        (p_id, (url, limit, seconds))
-        for p_id, url, limit, seconds in db.session.execute(
-            select(Provider.id, Provider.base_url, Provider.request_budget, Provider.budget_seconds)
-        )
-    )
-    db.session.rollback()  # no read transaction held open while the pass runs
+    wanted = {provider_id for _, provider_id, _ in rows}
+    providers = db.session.scalars(select(Provider).where(Provider.id.in_(wanted))).all()
     report.due = len(rows)
-    relays: dict[int, _Relay] = {}
+    timeout = _timeout()
+    relays: dict[int, _Relay] = {p.id: _plan(p, timeout) for p in providers}
+    # Keeps the detected families; no transaction stays open while the pass runs.
+    db.session.commit()
     for key_id, provider_id, ciphertext in rows:
-        if provider_id not in relays:
-            url, limit, seconds = budgets[provider_id]
-            relay.BUDGETS.configure(url, limit, seconds)
-            # /api/status (cached 10 min) spends the same budget; None = rate limited now.
-            info = relay.poll_info(url, _timeout())
-            relays[provider_id] = _Relay(url, info, stopped=info is None)
         relays[provider_id].queue.append(_Job(key_id, ciphertext))
     return relays
 
@@ -149,11 +167,13 @@ def _run(pool, relays: dict[int, _Relay], threads: int, report, fixed_now) -> No
     def fill() -> None:
         for provider_id, r in relays.items():
             while r.queue and not r.stopped and r.running < per_relay and len(running) < threads:
-                if relay.BUDGETS.reserve(r.base_url, relay.POLL_PATHS) > 0:
+                if r.budgeted and relay.BUDGETS.reserve(
+                    r.base_url, relay.POLL_PATHS, background=True
+                ):
                     r.stopped = True  # budget full: the rest waits for a later pass
                     break
                 job = r.queue.popleft()
-                running[pool.submit(_work, keys, job, r.base_url, r.info, timeout)] = provider_id
+                running[pool.submit(_work, keys, job, r, timeout)] = provider_id
                 r.running += 1
 
     fill()
@@ -173,18 +193,27 @@ def _run(pool, relays: dict[int, _Relay], threads: int, report, fixed_now) -> No
             done = []
 
 
-def _work(keys: Vault, job: _Job, base_url: str, info, timeout) -> Outcome:
+def _work(keys: Vault, job: _Job, r: _Relay, timeout) -> Outcome:
     """In a pool thread: decrypt in memory, poll, hand the result back. Never raises."""
+    if r.family is None:
+        return Outcome(job.key_id, _unanswered())
     try:
         secret = keys.decrypt(job.ciphertext)
     except InvalidToken:
         return Outcome(job.key_id, error="undecryptable")
     try:
-        balance = relay.poll_balance(base_url, secret, info, timeout=timeout, prepaid=True)
+        balance = relay.check(
+            r.family, r.base_url, secret, r.info, timeout=timeout, prepaid=r.budgeted
+        )
     except Exception as exc:  # a bug here must not stall the pass; the type is enough to log
         log.error("poll of key %s failed: %s", job.key_id, type(exc).__name__)
         return Outcome(job.key_id, error="internal_error")
     return Outcome(job.key_id, balance)
+
+
+def _unanswered() -> relay.Balance:
+    """Nothing at the provider's address answered this pass: the key was not asked."""
+    return relay.Balance(status="unreachable", info=relay.RelayInfo(), reason="unreachable")
 
 
 def _store(outcomes: list[Outcome], fixed_now: datetime | None) -> tuple[list[BalanceSample], int]:

@@ -110,20 +110,20 @@ def burn_rate(rows: Sequence, days: int = 7, *, today: date) -> float | None:
     return sum(r.spend for r in present) / span
 
 
-def window_sums(rows: Iterable, *, today: date) -> dict[str, float]:
+def window_sums(rows: Iterable, *, today: date) -> dict[str, float | None]:
     """Spend today, over the last 7 and the last 30 local days (today included), from day rows.
 
     The same numbers as queries.spend_windows, without a second query when the day rows are
-    already at hand (the overview).
+    already at hand (the overview). A window without any known spend is None (shown "—"), not 0.
     """
-    sums = {"today": 0.0, "7d": 0.0, "30d": 0.0}
+    sums: dict[str, float | None] = {"today": None, "7d": None, "30d": None}
     for row in rows:
         if row.spend is None:
             continue
         age = (today - row.day).days
         for name, days in (("today", 1), ("7d", 7), ("30d", 30)):
             if 0 <= age < days:
-                sums[name] += row.spend
+                sums[name] = (sums[name] or 0.0) + row.spend
     return sums
 
 

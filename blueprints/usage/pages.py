@@ -9,6 +9,7 @@ from flask import make_response, render_template, request
 from flask_login import current_user
 
 from app import htmx
+from blueprints.keys.family import no_log_note
 from blueprints.keys.service import my_keys
 from blueprints.shared import no_store
 
@@ -84,7 +85,7 @@ def key_csv(key):
     zone_, _name, _fresh = viewer_zone()
     span = report.span_from(request.args, zone_)
     days = queries.daily_spend([key.id], span.start, span.end, zone_)
-    body = report.days_csv(days, key.unit)
+    body = report.days_csv(days, key.unit, logged=no_log_note(key) is None)
     response = make_response(body)
     response.mimetype = "text/csv"
     filename = f"relaydash-{key.id}-{span.start}-{span.end}.csv"

@@ -126,6 +126,10 @@ def daily_spend(
     rows: dict[tuple[int, date], DayRow] = {}
     for value, key_id, unit, spend, topup, low, samples in db.session.execute(balance):
         when = _date(value)
+        if unit is None:
+            # No poll that day carried numbers (failed, or a relay without balances): the
+            # spend is unknown, not 0; it lands on the next day with a reading.
+            spend = topup = None
         rows[(key_id, when)] = DayRow(key_id, when, unit, spend, topup, low, samples)
     if usage:
         _add_usage(rows, key_ids, start, end, tz)
@@ -269,6 +273,7 @@ def _window_rows(key_ids: Sequence[int], now: datetime, tz: Zone):
         select(BalanceHour.key_id, BalanceHour.unit, *sums)
         .where(
             BalanceHour.key_id.in_(key_ids),
+            BalanceHour.unit.is_not(None),  # an hour without readings has no known spend
             BalanceHour.hour_start >= min(bounds.values()),
             BalanceHour.hour_start <= now,
         )
@@ -303,7 +308,10 @@ def reconcile_inputs(key_id: int, start: datetime, end: datetime) -> ReconcileIn
     lo, hi = hour_of(start), hour_of(end) + (HOUR if end != hour_of(end) else timedelta(0))
     balance = db.session.execute(
         select(func.count(), func.sum(BalanceHour.spend), func.sum(BalanceHour.topup)).where(
-            BalanceHour.key_id == key_id, BalanceHour.hour_start >= lo, BalanceHour.hour_start < hi
+            BalanceHour.key_id == key_id,
+            BalanceHour.unit.is_not(None),  # hours with readings only: the rest say nothing
+            BalanceHour.hour_start >= lo,
+            BalanceHour.hour_start < hi,
         )
     ).one()
     logs_from = db.session.scalar(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from app import utcnow
+from blueprints.keys.family import no_balance_note, no_log_note
 from blueprints.keys.models import TrackedKey
 
 from . import charts, kpis, queries
@@ -83,6 +84,9 @@ def key_report(key: TrackedKey, span: Span, zone: tzinfo, now: datetime | None =
         "burn": burn,
         "runway": runway,
         "countdown": kpis.expiry_countdown(key.expires_at, now),
+        "expiry_stated": key.expiry_stated,
+        "no_balance": no_balance_note(key),
+        "no_log": no_log_note(key),
         "reconcile": reconcile,
         "inputs": inputs,
         "figures": {
@@ -110,10 +114,15 @@ SORTS = {
     "runway": lambda r: (r["runway"] is None, r["runway"].days if r["runway"] else 0),
     "label": lambda r: r["key"].label.lower(),
     "remaining": lambda r: (r["key"].remaining is None, r["key"].remaining or 0),
-    "today": lambda r: -r["windows"]["today"],
-    "7d": lambda r: -r["windows"]["7d"],
-    "30d": lambda r: -r["windows"]["30d"],
+    "today": lambda r: _most_first(r["windows"]["today"]),
+    "7d": lambda r: _most_first(r["windows"]["7d"]),
+    "30d": lambda r: _most_first(r["windows"]["30d"]),
 }
+
+
+def _most_first(amount: float | None) -> tuple[bool, float]:
+    """Biggest spend first; unknown spend after every known one."""
+    return amount is None, -(amount or 0.0)
 
 
 def sort_rows(rows: list[dict], sort: str) -> list[dict]:
@@ -155,7 +164,8 @@ def overview(
             remaining[unit] = remaining.get(unit, 0.0) + key.remaining
         # Totals from the day rows at hand: no second query over every key's hours.
         for name, amount in row["windows"].items():
-            windows[name][unit] = windows[name].get(unit, 0.0) + amount
+            if amount is not None:  # unknown spend adds nothing, and shows "—" when alone
+                windows[name][unit] = windows[name].get(unit, 0.0) + amount
     dated = [r for r in rows if r["runway"] is not None]
     closest = min(dated, key=lambda r: r["runway"].days)["key"].id if dated else None
     units = {k.unit or "USD" for k in keys}
@@ -209,8 +219,12 @@ CSV_HEADER = (
 )
 
 
-def days_csv(days: list, unit: str | None) -> bytes:
-    """The chosen range's daily rows, money in the key's unit, UTF-8 with a BOM."""
+def days_csv(days: list, unit: str | None, *, logged: bool = True) -> bytes:
+    """The chosen range's daily rows, money in the key's unit, UTF-8 with a BOM.
+
+    Unknown cells are empty, never 0: spend on a day without a reading, and every request
+    column when the key's relay keeps no per-key log (`logged` False).
+    """
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
@@ -221,10 +235,10 @@ def days_csv(days: list, unit: str | None) -> bytes:
                 _cell(row.spend),
                 _cell(row.topup),
                 _cell(row.remaining_min),
-                row.requests,
-                _cell(row.cost),
-                row.prompt_tokens,
-                row.completion_tokens,
+                row.requests if logged else "",
+                _cell(row.cost if logged else None),
+                row.prompt_tokens if logged else "",
+                row.completion_tokens if logged else "",
                 row.unit or unit or "",
             )
         )

@@ -5,9 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 RECONCILE = {
-    "no_logs": _l(
-        "No request log for this key in the range (one-api has none), so nothing to compare."
-    ),
+    "no_logs": _l("No request log for this key in the range, so nothing to compare."),
     "no_balance": _l("No balance readings in this range yet."),
     "match": _l("The request log and the balance agree."),
     "rounding": _l("The small gap is the relay's rounding."),
