@@ -24,9 +24,19 @@ def poll_info(base_url: str, timeout=http.DEFAULT_TIMEOUT) -> RelayInfo | None:
 
 
 def poll_balance(
-    base_url: str, key: str, info: RelayInfo, *, timeout=http.DEFAULT_TIMEOUT, prepaid=False
+    base_url: str,
+    key: str,
+    info: RelayInfo,
+    *,
+    timeout=http.DEFAULT_TIMEOUT,
+    prepaid=False,
+    background: bool = True,
 ) -> Balance:
-    """One routine poll; `prepaid`: the caller already reserved POLL_PATHS in the budget."""
+    """One routine poll; `prepaid`: the caller already reserved POLL_PATHS in the budget.
+
+    `background=False` when a person asked (a key's refresh): the follow-up /api/usage/token
+    may then use the share of the budget kept for people.
+    """
     jobs = {
         p: (lambda p=p: call(base_url, p, key, timeout=timeout, prepaid=prepaid))
         for p in POLL_PATHS
@@ -36,8 +46,8 @@ def poll_balance(
     if balance.answered_by and BILLING_USAGE not in balance.answered_by:
         balance.notes.append("partial")  # the subscription answered, the usage did not
     if info.generation == NEW_API_2026 and balance.reason in _ASK_USAGE_TOKEN:
-        # background: a person's lookup has first claim on this 20-per-20-min call
-        usage = call(base_url, USAGE_TOKEN, key, timeout=timeout, background=True)
+        # In the background a person's lookup has first claim on this 20-per-20-min call.
+        usage = call(base_url, USAGE_TOKEN, key, timeout=timeout, background=background)
         if _decisive(usage):
             data = _usage_token_data(usage)
             if data is not None:

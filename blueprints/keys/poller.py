@@ -73,6 +73,7 @@ class _Relay:
     queue: deque[_Job] = field(default_factory=deque)
     running: int = 0
     stopped: bool = False  # budget full or the relay said 429: the rest stays due
+    background: bool = True  # False for a person's refresh: it may use people's share
 
     @property
     def budgeted(self) -> bool:
@@ -109,7 +110,7 @@ def poll_key(key_id: int) -> BalanceSample | None:
     key = db.session.get(TrackedKey, key_id)
     if key is None:
         return None
-    r = _plan(db.session.get(Provider, key.provider_id), _timeout())
+    r = _plan(db.session.get(Provider, key.provider_id), _timeout(), background=False)
     db.session.commit()  # the family detected, noted on the provider row
     if r.stopped or (r.budgeted and relay.BUDGETS.reserve(r.base_url, relay.POLL_PATHS) > 0):
         return None
@@ -120,20 +121,20 @@ def poll_key(key_id: int) -> BalanceSample | None:
     return written[0] if written else None
 
 
-def _plan(provider: Provider, timeout) -> _Relay:
+def _plan(provider: Provider, timeout, *, background: bool = True) -> _Relay:
     """The provider's family and, for one-api / new-api, its /api/status for this pass."""
     apply_budget(provider)
-    family = family_of(provider, timeout)
+    family = family_of(provider, timeout, background=background)
     if family is None:
         # Nothing answered detection: each key records "unreachable" without a call. When
         # /api/status was only held back by a rate limit, nothing is known yet: stay due.
         answered, _ = relay.FAMILY_CACHE.peek(provider.base_url)
-        return _Relay(provider.base_url, None, None, stopped=not answered)
+        return _Relay(provider.base_url, None, None, stopped=not answered, background=background)
     if not family.poll_paths:
-        return _Relay(provider.base_url, family, None)
+        return _Relay(provider.base_url, family, None, background=background)
     # /api/status (cached 10 min) spends the same budget; None = rate limited now.
     info = relay.poll_info(provider.base_url, timeout)
-    return _Relay(provider.base_url, family, info, stopped=info is None)
+    return _Relay(provider.base_url, family, info, stopped=info is None, background=background)
 
 
 def _due(now: datetime, report: PassReport, force: bool = False) -> dict[int, _Relay]:
@@ -203,7 +204,13 @@ def _work(keys: Vault, job: _Job, r: _Relay, timeout) -> Outcome:
         return Outcome(job.key_id, error="undecryptable")
     try:
         balance = relay.check(
-            r.family, r.base_url, secret, r.info, timeout=timeout, prepaid=r.budgeted
+            r.family,
+            r.base_url,
+            secret,
+            r.info,
+            timeout=timeout,
+            prepaid=r.budgeted,
+            background=r.background,
         )
     except Exception as exc:  # a bug here must not stall the pass; the type is enough to log
         log.error("poll of key %s failed: %s", job.key_id, type(exc).__name__)

@@ -241,13 +241,13 @@ def apply_budget(provider: Provider) -> None:
     relay.BUDGETS.configure(provider.base_url, provider.request_budget, provider.budget_seconds)
 
 
-def family_of(provider: Provider, timeout=None) -> relay.Family | None:
+def family_of(provider: Provider, timeout=None, *, background: bool = False) -> relay.Family | None:
     """The provider's relay family: the admin's choice, else detected (cached per base URL).
 
     Notes what was detected on the row (the caller's commit keeps it) so pages can name the
     family without asking the relay; None when nothing at the address answered yet.
     """
-    family = relay.resolve(provider.base_url, provider.kind, timeout)
+    family = relay.resolve(provider.base_url, provider.kind, timeout, background=background)
     if family is not None and provider.kind == relay.AUTO and provider.detected_kind != family.name:
         provider.detected_kind = family.name
     return family

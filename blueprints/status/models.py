@@ -11,7 +11,9 @@ from app import db, utcnow
 from blueprints.keys.vault import encrypted
 from relay.probe import ERROR_CLASSES as ERROR_CLASSES  # what Probe.error may hold
 
-TIERS = ("status", "models", "light", "stream")  # /api/status, /v1/models, 1-token chat, stream
+# "status": keyless reachability in the relay family's way (/api/status on one-api/new-api);
+# "models": /v1/models with the probe key; "light": a 1-token chat; "stream": a streamed answer.
+TIERS = ("status", "models", "light", "stream")
 STATES = ("up", "degraded", "down", "unknown")
 GRAINS = ("m", "h", "d")  # minute, hour, day buckets
 

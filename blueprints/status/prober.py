@@ -157,13 +157,13 @@ def _families(providers: list[Provider], timeout: tuple[float, float]) -> dict[i
         threads = max(1, min(int(current_app.config["STATUS_THREADS"]), len(cold)))
         with ThreadPoolExecutor(threads, thread_name_prefix="detect") as pool:
             list(pool.map(lambda target: _detect(*target, timeout), cold))
-    return {provider.id: family_of(provider, timeout) for provider in providers}
+    return {provider.id: family_of(provider, timeout, background=True) for provider in providers}
 
 
 def _detect(base_url: str, kind: str, timeout: tuple[float, float]) -> None:
     """In a pool thread: warm the per-URL family cache (relay calls only, no database)."""
     try:
-        resolve(base_url, kind, timeout)
+        resolve(base_url, kind, timeout, background=True)
     except Exception:  # a detection bug must not end the pass: the relay is probed as unknown
         log.exception("status: family detection failed unexpectedly")
 

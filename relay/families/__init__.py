@@ -54,11 +54,13 @@ __all__ = [
 ]
 
 
-def resolve(base_url: str, kind: str | None = AUTO, timeout=None) -> Family | None:
+def resolve(
+    base_url: str, kind: str | None = AUTO, timeout=None, *, background: bool = False
+) -> Family | None:
     """The admin's choice, else the cached or detected family; None when nothing answered."""
     if kind and kind != AUTO and kind in FAMILIES:
         return FAMILIES[kind]
-    name = detect(base_url, FAMILIES.values(), timeout=timeout)
+    name = detect(base_url, FAMILIES.values(), timeout=timeout, background=background)
     return FAMILIES.get(name) if name else None
 
 
@@ -115,10 +117,16 @@ def check(
     *,
     timeout=http.DEFAULT_TIMEOUT,
     prepaid: bool = False,
+    background: bool = True,
 ) -> Balance:
-    """A routine poll: the billing pair (under the caller's reservation) or the family's lookup."""
+    """A routine poll: the billing pair (under the caller's reservation) or the family's lookup.
+
+    `background=False` when a person asked for it (a key's "refresh").
+    """
     if family.poll_paths and info is not None:
-        balance = poll_balance(base_url, key, info, timeout=timeout, prepaid=prepaid)
+        balance = poll_balance(
+            base_url, key, info, timeout=timeout, prepaid=prepaid, background=background
+        )
     else:
         balance = family.lookup(base_url, key, timeout=timeout)
     balance.family = family.name

@@ -62,7 +62,9 @@ def by_address(base_url: str, families: Iterable[Family]) -> Family | None:
     return None
 
 
-def detect(base_url: str, families: Iterable[Family], *, timeout=None) -> str | None:
+def detect(
+    base_url: str, families: Iterable[Family], *, timeout=None, background: bool = False
+) -> str | None:
     """The family name (cached); "openai" when something answered but no family's way."""
     known, name = CACHE.peek(base_url)
     if known:
@@ -72,7 +74,7 @@ def detect(base_url: str, families: Iterable[Family], *, timeout=None) -> str | 
     if named is not None:
         CACHE.store(base_url, named.name)
         return named.name
-    name = _ask(base_url, families, timeout or http.DEFAULT_TIMEOUT)
+    name = _ask(base_url, families, timeout or http.DEFAULT_TIMEOUT, background)
     if name is not _HELD:
         CACHE.store(base_url, name)
         return name
@@ -82,29 +84,46 @@ def detect(base_url: str, families: Iterable[Family], *, timeout=None) -> str | 
 _HELD = object()  # our own budget held /api/status back: decide nothing yet
 
 
-def _ask(base_url: str, families: list[Family], timeout) -> str | None | object:
+def _ask(base_url: str, families: list[Family], timeout, background: bool) -> str | None | object:
     cached = STATUS_CACHE.peek(base_url)
     if cached is not None and cached.answered and cached.relay != "unknown":
         return cached.relay  # /api/status already said one-api or new-api
-    return keyless(base_url, families, timeout)
+    return keyless(base_url, families, timeout, background=background)
 
 
-def keyless(base_url: str, families: list[Family], timeout) -> str | None | object:
-    """Ask each family's detect_path without a key, in parallel; the first family recognised."""
+# /api/status answers that say nothing about what the relay is: ours or its rate limit, or a
+# passing fault. A one-api relay that is briefly down must not be called "openai" for an hour.
+_UNSURE = {http.RATE_LIMITED, http.TIMEOUT, http.RESET, http.SERVER_ERROR, http.SKIPPED}
+
+
+def keyless(
+    base_url: str, families: list[Family], timeout, *, background: bool = False
+) -> str | None | object:
+    """Ask each family's detect_path without a key, in parallel; the first family recognised.
+
+    `background`: no person waits (the prober, the poller), so budgets keep people's share.
+    """
     jobs = {}
     for path in sorted({f.detect_path for f in families if f.detect_path}):
         if path == STATUS:
-            jobs[path] = lambda: fetch_status(base_url, timeout)[1]
+            jobs[path] = lambda: fetch_status(base_url, timeout, background=background)[1]
         else:
-            jobs[path] = lambda p=path: call(base_url, p, None, timeout=timeout)
+            jobs[path] = lambda p=path: call(
+                base_url, p, None, timeout=timeout, background=background
+            )
     answers: dict[str, http.Answer] = fan_out(jobs)
     for family in families:
         answer = answers.get(family.detect_path or "")
         if answer is not None and family.recognise is not None and family.recognise(answer):
             return family.name
     status = answers.get(STATUS)
-    if status is not None and status.kind == http.RATE_LIMITED:
+    answered = any(a.status is not None for a in answers.values())
+    if (
+        status is not None
+        and status.kind in _UNSURE
+        and (answered or status.kind == http.RATE_LIMITED)
+    ):
         return _HELD  # it may well be one-api/new-api: do not settle on "openai" for an hour
-    if any(a.status is not None for a in answers.values()):
+    if answered:
         return "openai"  # something speaks HTTP there, in no family's way
     return None

@@ -87,7 +87,8 @@ def from_key_info(data: dict) -> Balance:
         total=None if unlimited else round6(number(cap)),
         remaining=None if unlimited else round6(number(cap) - spend),
         expires_at=expires,
-        expiry_stated="expires" in data,  # null is LiteLLM's "never"
+        # null is LiteLLM's "never"; a date we cannot read states nothing we can show
+        expiry_stated="expires" in data and (data["expires"] is None or expires is not None),
         token_name=data.get("key_alias") if isinstance(data.get("key_alias"), str) else None,
         scope="token",
     )
