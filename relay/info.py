@@ -28,6 +28,7 @@ class RelayInfo:
     usd_exchange_rate: float | None = None
     answered: bool = False
     fetched_at: float = 0.0
+    fault: str | None = None  # how /api/status failed (an http answer kind), when it did
 
     @property
     def relay(self) -> str:
@@ -129,7 +130,10 @@ def fetch_status(
 ) -> tuple[RelayInfo, http.Answer]:
     """Read /api/status now and cache the result (a rate-limit refusal is not cached)."""
     answer = call(base_url, STATUS, None, timeout=timeout, background=background)
-    info = parse_status(answer.data) if answer.ok else RelayInfo(fetched_at=time.time())
+    if answer.ok:
+        info = parse_status(answer.data)
+    else:
+        info = RelayInfo(fetched_at=time.time(), fault=answer.kind)
     if answer.kind != http.RATE_LIMITED:
         # A refusal (ours or the relay's 429) says nothing about the relay itself.
         STATUS_CACHE.store(base_url, info)

@@ -93,6 +93,38 @@ def test_it_does_not_settle_on_a_family_while_our_budget_holds_api_status(relays
     assert relay.FAMILY_CACHE.peek(fake.url) == (False, None)
 
 
+@pytest.mark.parametrize("fault", ["500", "502_html", "reset", "timeout"])
+def test_it_does_not_call_a_briefly_failing_one_api_relay_openai(relays, fault):
+    fake = relays("new-api-2026")
+    fake.set_fault("/api/status", fault)
+    assert detect(fake.url, FAMILIES.values(), timeout=(0.5, 0.5)) is None
+    assert relay.FAMILY_CACHE.peek(fake.url) == (False, None)  # decided nothing, cached nothing
+    fake.set_fault("/api/status", None)  # the fault passed: the next question gets the truth
+    relay.STATUS_CACHE.clear()
+    assert detect(fake.url, FAMILIES.values(), timeout=T) == "new-api"
+
+
+def test_a_first_lookup_during_an_api_status_fault_caches_no_family(relays):
+    fake = relays("new-api-2026")
+    token = fake.add_token()
+    fake.set_fault("/api/status", "500")
+    balance = look(fake, token.key)
+    assert balance.family is None
+    assert relay.FAMILY_CACHE.peek(fake.url) == (False, None)
+
+
+def test_background_detection_leaves_the_share_kept_for_people(relays, monkeypatch):
+    fake = relays("new-api-2026")
+    # a global window of 4 calls keeps 1 for people (RESERVE 25 %): background gets 3
+    monkeypatch.setitem(relay.BUDGETS.limits, budget.GLOBAL, (4, 600.0))
+    for _ in range(3):
+        relay.BUDGETS.spend(fake.url, "/api/status", background=True)
+    assert detect(fake.url, FAMILIES.values(), timeout=T, background=True) is None
+    assert all(r.path != "/api/status" for r in fake.requests)
+    # a person may still use the kept share
+    assert detect(fake.url, FAMILIES.values(), timeout=T) == "new-api"
+
+
 def test_it_names_families_by_their_public_host_names():
     families = FAMILIES.values()
     assert by_address("https://api.deepseek.com", families).name == "deepseek"

@@ -15,7 +15,7 @@ from ..calls import fan_out
 from ..info import STATUS_CACHE, RelayInfo
 from ..poll import poll_balance
 from .base import BALANCE, LOG, REACHABILITY, VALIDITY, Family
-from .detect import CACHE, by_address, detect, keyless
+from .detect import CACHE, UNSURE, by_address, detect, keyless
 
 _SKIP = {"base", "detect", "dates"}
 
@@ -95,8 +95,10 @@ def _cold(base_url: str, key: str, timeout) -> Balance:
     balance: Balance = results["chain"]
     if balance.info.answered and balance.info.relay != "unknown":
         name = balance.info.relay  # /api/status said one-api or new-api
-    elif STATUS_CACHE.peek(base_url) is None:
-        return balance  # /api/status was held back by a rate limit: decide nothing yet
+    elif STATUS_CACHE.peek(base_url) is None or balance.info.fault in UNSURE:
+        # /api/status was held back by a rate limit or failed in passing: it may well be
+        # one-api/new-api, so the chain's answer stands and nothing is decided yet.
+        return balance
     else:
         name = results["others"]
     CACHE.store(base_url, name)

@@ -93,7 +93,7 @@ def _ask(base_url: str, families: list[Family], timeout, background: bool) -> st
 
 # /api/status answers that say nothing about what the relay is: ours or its rate limit, or a
 # passing fault. A one-api relay that is briefly down must not be called "openai" for an hour.
-_UNSURE = {http.RATE_LIMITED, http.TIMEOUT, http.RESET, http.SERVER_ERROR, http.SKIPPED}
+UNSURE = {http.RATE_LIMITED, http.TIMEOUT, http.RESET, http.SERVER_ERROR, http.SKIPPED}
 
 
 def keyless(
@@ -120,7 +120,7 @@ def keyless(
     answered = any(a.status is not None for a in answers.values())
     if (
         status is not None
-        and status.kind in _UNSURE
+        and status.kind in UNSURE
         and (answered or status.kind == http.RATE_LIMITED)
     ):
         return _HELD  # it may well be one-api/new-api: do not settle on "openai" for an hour
