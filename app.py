@@ -1,78 +1,17 @@
-"""relaydash: the application factory, the extension objects and the CLI."""
+"""relaydash: the application factory (config chain, extensions, blueprints)."""
 
 from __future__ import annotations
 
 import os
-import secrets
-import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
-from flask_babel import Babel
-from flask_htmx import HTMX
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
-from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
-from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, registry
+
+from blueprints import BLUEPRINTS, init_app
+from database import db
+from extensions import csrf, htmx, instance_secret, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent
-
-
-def utcnow() -> datetime:
-    """Timezone-aware now, for every stored timestamp."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes on every database (SQLite would hand back naive ones)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: store aware UTC values")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    """Declarative base: aware datetimes, stable constraint names (portable Alembic diffs)."""
-
-    registry = registry(
-        metadata=MetaData(
-            naming_convention={
-                "ix": "ix_%(column_0_label)s",
-                "uq": "uq_%(table_name)s_%(column_0_name)s",
-                "ck": "ck_%(table_name)s_%(constraint_name)s",
-                "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-                "pk": "pk_%(table_name)s",
-            }
-        ),
-        type_annotation_map={datetime: UTCDateTime()},
-    )
-
-
-db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
-csrf = CSRFProtect()
-babel = Babel()
-htmx = HTMX()
-limiter = Limiter(key_func=get_remote_address)
-login_manager = LoginManager()
 
 DEFAULTS = {
     "SQLALCHEMY_DATABASE_URI": "sqlite:///relaydash.sqlite",
@@ -156,33 +95,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
-    # Imported here, not at the top: the blueprints import `db` and friends from this module.
-    from blueprints import BLUEPRINTS, init_app
-
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     init_app(app)
     return app
-
-
-def instance_secret(instance_path: str, name: str) -> str:
-    """Read a generated secret from instance/, creating it (mode 0600) on first run."""
-    path = Path(instance_path) / name
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # The poller writes while requests read: WAL, a busy timeout and real foreign keys.
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # Safe with WAL (no corruption on power loss, at worst the last commits) and much cheaper.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()

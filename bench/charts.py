@@ -51,7 +51,6 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from app import db, utcnow  # noqa: E402
 from blueprints.auth.service import create_user  # noqa: E402
 from blueprints.keys.models import BalanceSample, TrackedKey, UsageRecord  # noqa: E402
 from blueprints.keys.vault import vault  # noqa: E402
@@ -60,6 +59,7 @@ from blueprints.usage import charts, kpis, pages, queries, routes  # noqa: E402
 from blueprints.usage.daily import rebuild_days  # noqa: E402
 from blueprints.usage.models import BalanceHour  # noqa: E402
 from blueprints.usage.rollups import rebuild  # noqa: E402
+from database import db, utcnow  # noqa: E402
 from tests.conftest import PASSWORD, make_app  # noqa: E402
 
 GOAL_MS = 200.0

@@ -27,9 +27,9 @@ if str(ROOT) not in sys.path:
 import requests  # noqa: E402
 
 import relay  # noqa: E402
-from app import db  # noqa: E402
 from blueprints.lookup.cache import RESULTS  # noqa: E402
 from blueprints.providers.service import add_provider  # noqa: E402
+from database import db  # noqa: E402
 from relay.budget import CRITICAL, GLOBAL  # noqa: E402
 from relay.calls import USAGE_TOKEN  # noqa: E402
 from tests.conftest import make_app  # noqa: E402

@@ -38,13 +38,13 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import func, insert, select, update  # noqa: E402
 
 import relay  # noqa: E402
-from app import db, utcnow  # noqa: E402
 from bench.fakerelay_process import RelayProcess  # noqa: E402
 from blueprints.auth.models import User  # noqa: E402
 from blueprints.keys.models import BalanceSample, TrackedKey  # noqa: E402
 from blueprints.keys.poller import poll_once  # noqa: E402
 from blueprints.keys.vault import vault  # noqa: E402
 from blueprints.providers.models import Provider  # noqa: E402
+from database import db, utcnow  # noqa: E402
 from tests.conftest import make_app  # noqa: E402
 
 PASS_GOAL = 60.0

@@ -56,11 +56,11 @@ if str(ROOT) not in sys.path:
 import requests  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from app import db  # noqa: E402
 from blueprints.auth.service import create_user  # noqa: E402
 from blueprints.playground import engine  # noqa: E402
 from blueprints.playground import stream as pg_stream  # noqa: E402
 from blueprints.providers.service import add_provider  # noqa: E402
+from database import db  # noqa: E402
 from tests.conftest import PASSWORD, make_app  # noqa: E402
 from tests.fakerelay import NA_PLUS, FakeRelay  # noqa: E402
 

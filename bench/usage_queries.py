@@ -28,12 +28,12 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import insert  # noqa: E402
 
-from app import db  # noqa: E402
 from blueprints.auth.models import User  # noqa: E402
 from blueprints.keys.models import BalanceSample, TrackedKey  # noqa: E402
 from blueprints.providers.models import Provider  # noqa: E402
 from blueprints.usage import queries, rollups  # noqa: E402
 from blueprints.usage.models import BalanceHour, UsageHour  # noqa: E402
+from database import db  # noqa: E402
 from tests.conftest import make_app  # noqa: E402
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from app import babel
+from extensions import babel
 from relay.redact import install as redact_logs
 
 from .admin import bp as admin

@@ -6,7 +6,7 @@ import json
 
 from flask import jsonify, render_template, request
 
-from app import htmx
+from extensions import htmx
 
 
 def render_htmx(page: str, partial: str, **context) -> str:

@@ -11,7 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 import relay
-from app import create_app, db
+from app import create_app
 from blueprints.auth.service import create_user
 from blueprints.core.setup import setup_database
 from blueprints.lookup.batch import TABLES
@@ -21,6 +21,7 @@ from blueprints.playground.runs import RUNS
 from blueprints.providers.service import add_provider
 from blueprints.status.board import PAST_BARS
 from blueprints.status.pages import FEEDS
+from database import db
 from tests.fakerelay import FakeRelay
 
 CHROMIUM = "/usr/bin/chromium"

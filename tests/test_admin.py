@@ -7,12 +7,12 @@ import socket
 
 import pytest
 
-from app import db
 from blueprints.auth.service import create_user, find_user, list_users
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.keys.service import add_key
 from blueprints.providers.models import Provider
 from blueprints.providers.service import add_provider, find_provider, list_providers
+from database import db
 from tests.conftest import PASSWORD, login, make_app
 from tests.fakerelay import DEFAULT_VERSIONS, FLAVORS
 

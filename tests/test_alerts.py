@@ -14,7 +14,6 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from app import db, utcnow
 from blueprints.alerts import deliver, service
 from blueprints.alerts.models import AlertState, Channel, Delivery
 from blueprints.auth.service import create_user, find_user
@@ -23,6 +22,7 @@ from blueprints.keys.poller import poll_once
 from blueprints.keys.signals import key_polled
 from blueprints.keys.vault import vault
 from blueprints.providers.service import add_provider
+from database import db, utcnow
 from tests.conftest import make_app
 
 KEY = "sk-AlErTsSeCrEtKey0123456789abcdefWXYZ"

@@ -7,6 +7,7 @@ import re
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -14,9 +15,11 @@ from alembic.migration import MigrationContext
 from babel.messages.pofile import read_po
 from sqlalchemy import text
 
-from app import ROOT, create_app, db
+from app import create_app
+from database import db
 from tests.conftest import make_app
 
+ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = ("zh_Hans_CN", "en")
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from app import db
 from blueprints.alerts.models import Channel
 from blueprints.auth.service import create_user
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.keys.vault import vault
+from database import db
 from tests.conftest import login, make_app
 
 HX = {"HX-Request": "true"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from app import db
+from database import db
 from tests.conftest import PASSWORD, make_app
 
 pytestmark = pytest.mark.browser

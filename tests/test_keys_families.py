@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 import relay
-from app import db, utcnow
 from blueprints.alerts.evaluate import evaluate
 from blueprints.alerts.models import AlertState, Channel, Delivery
 from blueprints.auth.service import find_user
@@ -20,6 +19,7 @@ from blueprints.keys.poller import poll_key, poll_once
 from blueprints.keys.vault import vault
 from blueprints.providers.models import Provider
 from blueprints.providers.service import add_provider, edit_provider
+from database import db, utcnow
 from tests.conftest import login
 from tests.fakerelay import random_key
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from app import db
 from blueprints.auth.service import find_user
 from blueprints.keys.models import TrackedKey
 from blueprints.keys.poller import poll_once
 from blueprints.providers.service import add_provider
+from database import db
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser

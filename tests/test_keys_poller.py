@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, select
 
 import relay
-from app import db, utcnow
 from blueprints.auth.models import User
 from blueprints.keys.advice import budget_advice
 from blueprints.keys.ingest import digests
@@ -22,6 +21,7 @@ from blueprints.keys.poller import poll_key, poll_once
 from blueprints.keys.retention import prune_samples
 from blueprints.keys.signals import key_polled
 from blueprints.providers.models import Provider
+from database import db, utcnow
 from tests.fakerelay import FLAVORS, make_logs, random_key
 
 USD = 500000

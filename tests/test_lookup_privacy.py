@@ -8,10 +8,10 @@ from pathlib import Path
 import requests
 
 import relay
-from app import db
 from blueprints.lookup.batch import TABLES
 from blueprints.lookup.cache import LOGS, RESULTS
 from blueprints.providers.service import add_provider
+from database import db
 from relay.redact import redact
 from tests.fakerelay import make_logs
 

@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from app import db
 from blueprints.keys.models import TrackedKey
 from blueprints.playground.schema import MATH_REASONING
 from blueprints.providers.models import Provider
 from blueprints.providers.prices import set_prices
+from database import db
 from tests.conftest import login, make_app
 
 SOLUTION = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import relay
-from app import db
 from blueprints.auth.service import find_user
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.keys.service import add_key
@@ -16,6 +15,7 @@ from blueprints.providers.service import (
     list_providers,
     parse_budget,
 )
+from database import db
 
 
 def run(app, *args: str):

@@ -8,7 +8,6 @@ import re
 import pytest
 
 import relay
-from app import db
 from blueprints.providers.service import (
     ProviderError,
     add_provider,
@@ -17,6 +16,7 @@ from blueprints.providers.service import (
     list_providers,
     seed_defaults,
 )
+from database import db
 from tests.conftest import login
 from tests.fakerelay import DEFAULT_VERSIONS
 from tests.test_admin import dead_url

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app import db, utcnow
 from blueprints.auth.models import User
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.keys.vault import vault
 from blueprints.providers.models import Provider
 from blueprints.scheduler import runner
 from blueprints.scheduler.lease import acquire, holder_of, release
+from database import db, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 TTL = 20

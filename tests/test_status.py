@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 
 import relay
-from app import db
 from blueprints.alerts.models import Channel, Delivery
 from blueprints.auth.models import User
 from blueprints.keys.vault import vault
@@ -19,6 +18,7 @@ from blueprints.status import board
 from blueprints.status.models import Bucket, Health, Incident, Monitor, Notice, Probe
 from blueprints.status.prober import probe_once
 from blueprints.status.settings import configure
+from database import db
 from tests.conftest import login
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 import relay
-from app import db
 from blueprints.providers.models import Provider
 from blueprints.status.models import Incident
+from database import db
 from tests.test_status import T0, health, passes, probes, watch
 
 MINUTE = timedelta(minutes=1)

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from app import db
 from blueprints.providers.models import Provider
 from blueprints.status import history
 from blueprints.status.history import cleanup, rebuild, record
@@ -26,6 +25,7 @@ from blueprints.status.uptime import (
     sparkline_24h,
     uptime,
 )
+from database import db
 from tests.conftest import make_app
 
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)

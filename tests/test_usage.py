@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app import db
 from blueprints.auth.service import create_user
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.providers.service import add_provider
 from blueprints.usage.rollups import rebuild
+from database import db
 from tests.conftest import PASSWORD, login
 
 HX = {"HX-Request": "true"}

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app import db
 from blueprints.usage import daily, queries
 from blueprints.usage.models import BalanceDay, UsageDay
 from blueprints.usage.rollups import rebuild
+from database import db
 from tests.conftest import make_app
 from tests.test_usage_rollups import USD, log_usage, make_key, poll
 

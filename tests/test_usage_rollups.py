@@ -9,7 +9,6 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from app import db, utcnow
 from blueprints.auth.models import User
 from blueprints.keys.models import BalanceSample, TrackedKey, UsageRecord
 from blueprints.keys.poller import poll_once
@@ -20,6 +19,7 @@ from blueprints.usage import queries
 from blueprints.usage.days import hour_of, zone
 from blueprints.usage.models import BalanceHour, UsageHour
 from blueprints.usage.rollups import rebuild
+from database import db, utcnow
 from tests.fakerelay import make_logs
 
 USD = 500000

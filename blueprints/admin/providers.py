@@ -9,7 +9,6 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 import relay
-from app import db
 from blueprints.providers.models import Provider
 from blueprints.providers.prices import parse_prices, prices_text, set_prices
 from blueprints.providers.service import (
@@ -23,6 +22,7 @@ from blueprints.providers.service import (
     list_providers,
     parse_budget,
 )
+from database import db
 from relay import http
 from relay.calls import STATUS
 from relay.families import BALANCE, LOG, REACHABILITY, VALIDITY

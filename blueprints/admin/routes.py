@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from app import db, htmx
 from blueprints.auth.access import admin_required
 from blueprints.auth.models import User
 from blueprints.auth.service import UserError, list_users
 from blueprints.providers.models import Provider
 from blueprints.providers.service import ProviderError, delete_provider, edit_provider, keys_using
 from blueprints.shared import no_store, render_htmx
+from database import db
+from extensions import htmx
 
 from . import providers, users
 

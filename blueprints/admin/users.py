@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from app import db
 from blueprints.auth.models import ADMIN, MEMBER, User
 from blueprints.auth.service import UserError, create_user, set_active, set_password
+from database import db
 
 ERRORS = {
     "bad_username": _l("The username must be 1-64 characters without spaces."),

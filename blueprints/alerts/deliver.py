@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import requests
 from sqlalchemy import select
 
-from app import db, utcnow
 from blueprints.keys.vault import InvalidToken, vault
+from database import db, utcnow
 from relay.http import make_session
 
 from . import formats, messages, urls

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from app import db, utcnow
 from blueprints.keys.family import UNCHECKED, publishes_balance
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.keys.signals import key_polled
 from blueprints.providers.models import Provider
+from database import db, utcnow
 
 from . import messages
 from .models import AlertState, Channel, Delivery

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import make_response, redirect, render_template, url_for
 from flask_login import current_user
 
-from app import htmx
 from blueprints.keys.family import no_balance_note
 from blueprints.keys.service import my_keys
 from blueprints.shared import no_store, render_htmx
+from extensions import htmx
 
 from . import service
 from .texts import ERRORS

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, request
 from flask_login import current_user, login_required
 
-from app import limiter
+from extensions import limiter
 
 from . import pages, service
 from .texts import ui_text

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from flask import abort
 from sqlalchemy import func, select, update
 
-from app import db
 from blueprints.keys.vault import vault
+from database import db
 
 from . import deliver, urls
 from .models import KINDS, Channel, Delivery

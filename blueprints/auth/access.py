@@ -9,7 +9,8 @@ from flask import abort, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import db, htmx, login_manager
+from database import db
+from extensions import htmx, login_manager
 
 from .models import User
 

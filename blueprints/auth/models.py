@@ -9,7 +9,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app import db, utcnow
+from database import db, utcnow
 
 ADMIN = "admin"
 MEMBER = "member"

@@ -7,7 +7,7 @@ import functools
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app import db, utcnow
+from database import db, utcnow
 
 from .models import ADMIN, MEMBER, User
 

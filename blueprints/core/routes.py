@@ -10,8 +10,9 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from app import db, htmx, utcnow
 from blueprints.shared import json_error, wants_json
+from database import db, utcnow
+from extensions import htmx
 
 from .i18n import COOKIE, LANGUAGES, safe_next
 

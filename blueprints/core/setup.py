@@ -6,10 +6,10 @@ from alembic.migration import MigrationContext
 from flask import current_app
 from flask_migrate import upgrade
 
-from app import db
 from blueprints.providers.service import list_providers, seed_defaults
 from blueprints.status.settings import monitor_defaults
 from blueprints.usage.daily import sync_zones
+from database import db
 
 
 def setup_database() -> int:

@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from app import db
 from blueprints.auth.models import User
 from blueprints.auth.service import find_user
 from blueprints.providers.service import find_provider
+from database import db
 
 from . import service
 from .forms import MESSAGES

@@ -19,9 +19,9 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 import relay
-from app import db
 from blueprints.providers.models import Provider
 from blueprints.providers.service import known_family
+from database import db
 from relay.calls import LOG_TOKEN
 from relay.http import RATE_LIMITED
 from relay.info import NEW_API_2025, NEW_API_2026

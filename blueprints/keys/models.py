@@ -14,8 +14,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app import db, utcnow
 from blueprints.providers.models import Provider
+from database import db, utcnow
 
 from .vault import encrypted, vault
 

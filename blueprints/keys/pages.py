@@ -6,10 +6,11 @@ from flask import make_response, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app import db, htmx
 from blueprints.lookup.messages import STATUS_LABELS
 from blueprints.providers.service import list_providers
 from blueprints.shared import no_store
+from database import db
+from extensions import htmx
 
 from . import service
 from .advice import budget_advice

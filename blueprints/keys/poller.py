@@ -21,9 +21,9 @@ from flask import current_app
 from sqlalchemy import select
 
 import relay
-from app import db, utcnow
 from blueprints.providers.models import Provider
 from blueprints.providers.service import apply_budget, family_of
+from database import db, utcnow
 
 from . import ingest
 from .models import BalanceSample, TrackedKey

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete
 
-from app import db, utcnow
+from database import db, utcnow
 
 from .models import BalanceSample
 

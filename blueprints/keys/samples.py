@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 import relay
-from app import db
+from database import db
 from relay import Balance
 
 from .family import NO_BALANCE, UNCHECKED, VALIDITY_INTERVAL

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from app import db, utcnow
 from blueprints.auth.models import User
 from blueprints.lookup.keys import BadInput, clean_key
 from blueprints.providers.models import Provider
+from database import db, utcnow
 
 from .models import DEFAULT_INTERVAL, MIN_INTERVAL, BalanceSample, TrackedKey
 from .vault import rotate_all, vault

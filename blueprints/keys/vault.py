@@ -11,7 +11,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from app import db, instance_secret
+from database import db
+from extensions import instance_secret
 
 
 class Vault:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import current_app, jsonify
 
-from app import csrf, limiter
 from blueprints.shared import json_error, no_store
+from extensions import csrf, limiter
 
 from . import batch
 from .forms import batch_input, json_body, lookup_input

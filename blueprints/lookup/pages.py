@@ -10,10 +10,10 @@ from flask_babel import get_timezone
 from flask_babel import gettext as _
 
 import relay
-from app import htmx
 from blueprints.providers.models import Provider
 from blueprints.providers.service import list_providers
 from blueprints.shared import no_store
+from extensions import htmx
 from relay import http
 from relay.calls import LOG_TOKEN
 

@@ -16,8 +16,8 @@ from flask import (
 )
 from flask_babel import get_timezone
 
-from app import limiter
 from blueprints.shared import no_store
+from extensions import limiter
 
 from . import batch, pages, present, requestlog
 from .forms import batch_input, lookup_input

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 from flask_login import current_user
 
-from app import limiter, login_manager
+from extensions import limiter, login_manager
 
 from . import pages
 from .build import MAX_COLUMNS, MAX_REPEAT, BadRun

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from flask import current_app, session
 from flask_login import current_user
 
-from app import db
 from blueprints.keys.models import TrackedKey
 from blueprints.keys.service import my_keys
 from blueprints.keys.vault import InvalidToken, vault
 from blueprints.lookup.keys import BadInput, clean_key, mask
 from blueprints.providers.models import Provider
 from blueprints.providers.service import find_provider, list_providers
+from database import db
 
 from .build import BadRun
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app import db, utcnow
+from database import db, utcnow
 
 
 class Provider(db.Model):

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import delete, select
 
-from app import db
+from database import db
 
 from .models import ModelPrice, Provider
 from .service import ProviderError

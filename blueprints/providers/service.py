@@ -7,7 +7,7 @@ import re
 from sqlalchemy import column, delete, func, select, table
 
 import relay
-from app import db
+from database import db
 from relay import BadBaseURL, normalise_base_url
 
 from .models import Provider

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from app import db, utcnow
+from database import db, utcnow
 
 from .models import Lease
 

@@ -9,9 +9,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app import db, utcnow
 from blueprints.providers.models import Provider
 from blueprints.shared import no_store
+from database import db, utcnow
 
 from .board import active_notices
 from .models import Incident, IncidentNote, Notice

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from app import db, utcnow
 from blueprints.lookup.cache import TTLCache
 from blueprints.providers.models import Provider
+from database import db, utcnow
 
 from .models import Health, Incident, IncidentNote, Monitor, Notice
 from .uptime import day_bars, sparkline_24h, uptime

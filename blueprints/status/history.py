@@ -27,9 +27,9 @@ from flask import current_app
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import OperationalError
 
-from app import db, utcnow
 from blueprints.providers.models import Provider
 from blueprints.usage.upsert import upsert
+from database import db, utcnow
 
 from .models import Bucket, Probe
 from .uptime import BINS, HOURS, KEEP, STEP, encode, exact, floor, merge

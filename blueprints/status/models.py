@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app import db, utcnow
 from blueprints.keys.vault import encrypted
+from database import db, utcnow
 from relay.probe import ERROR_CLASSES as ERROR_CLASSES  # what Probe.error may hold
 
 # "status": keyless reachability in the relay family's way (/api/status on one-api/new-api);

@@ -8,9 +8,9 @@ from flask import abort, current_app, jsonify, make_response, request
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 
-from app import utcnow
 from blueprints.lookup.cache import TTLCache
 from blueprints.shared import json_attr, render_htmx
+from database import utcnow
 
 from . import board, charts
 from .badge import badge, day_bars, sparkline

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from app import db, utcnow
 from blueprints.keys.vault import InvalidToken, vault
 from blueprints.providers.models import Provider
 from blueprints.providers.service import apply_budget, family_of
+from database import db, utcnow
 from relay import FAMILIES, FAMILY_CACHE, Family, reach, resolve
 from relay import probe as probes
 

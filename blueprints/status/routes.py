@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
-from app import limiter
 from blueprints.auth.access import admin_required
+from extensions import limiter
 
 from . import admin, pages
 

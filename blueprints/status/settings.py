@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from app import db
 from blueprints.keys.vault import vault
 from blueprints.lookup.keys import BadInput, clean_key, mask
 from blueprints.providers.models import Provider
+from database import db
 
 from .models import Due, Monitor
 

@@ -15,10 +15,10 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
-from app import db
 from blueprints.alerts.models import Channel, Delivery
 from blueprints.auth.models import ADMIN, User
 from blueprints.providers.models import Provider
+from database import db
 
 from .models import Health, Incident, Monitor, Notice
 

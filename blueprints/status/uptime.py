@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Integer, case, cast, extract, func, select
 
-from app import db, utcnow
+from database import db, utcnow
 
 from .models import Bucket, Probe
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import delete, func, select
 
-from app import db
+from database import db
 
 from .days import HOUR, day_from_index, local_day, offset_hours, span, zone
 from .models import BalanceDay, BalanceHour, UsageDay, UsageHour

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from flask import make_response, render_template, request
 from flask_login import current_user
 
-from app import htmx
 from blueprints.keys.family import no_log_note
 from blueprints.keys.service import my_keys
 from blueprints.shared import no_store
+from extensions import htmx
 
 from . import charts, queries, report
 from .days import zone

@@ -17,8 +17,8 @@ from typing import NamedTuple
 
 from sqlalchemy import case, func, select
 
-from app import db
 from blueprints.keys.models import BalanceSample
+from database import db
 
 from . import daily
 from .days import HOUR, Zone, day_from_index, day_start, hour_of, local_day, span, strict_zone

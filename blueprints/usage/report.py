@@ -7,9 +7,9 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from app import utcnow
 from blueprints.keys.family import no_balance_note, no_log_note
 from blueprints.keys.models import TrackedKey
+from database import utcnow
 
 from . import charts, kpis, queries
 from .days import day_start

@@ -21,9 +21,9 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import bindparam, delete, or_, select
 
-from app import UTCDateTime, db
 from blueprints.keys.models import BalanceSample, UsageRecord
 from blueprints.keys.signals import key_polled, usage_ingested
+from database import UTCDateTime, db
 
 from . import daily
 from .days import HOUR, hour_of

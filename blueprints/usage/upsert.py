@@ -7,7 +7,7 @@ from functools import cache
 
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app import db
+from database import db
 
 
 def upsert(model, rows: list[dict]) -> None:
