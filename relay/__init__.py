@@ -2,7 +2,7 @@
 
 from .balance import Balance
 from .budget import BUDGETS
-from .families import AUTO, FAMILIES, KINDS, Family, check, lookup, resolve
+from .families import AUTO, FAMILIES, KINDS, UNSURE, Family, check, lookup, resolve
 from .families import CACHE as FAMILY_CACHE
 from .info import STATUS_CACHE, RelayInfo, relay_info
 from .logs import LogResult, LogRow, fetch_logs
@@ -16,6 +16,7 @@ __all__ = [
     "FAMILY_CACHE",
     "Family",
     "KINDS",
+    "UNSURE",
     "check",
     "resolve",
     "STATUS_CACHE",

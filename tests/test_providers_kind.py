@@ -276,13 +276,17 @@ def test_it_says_plainly_when_nothing_answered(app, admin):
     assert row(app, "dead")[1] is None
 
 
-def test_it_notes_a_broken_status_page_on_a_relay_detected_as_openai_compatible(app, admin, fake):
-    """/api/status answering 500 while the rest answers: OpenAI-compatible, with a note why."""
+def test_it_decides_no_family_while_the_status_page_fails(app, admin, fake):
+    """/api/status answering 500 while the rest answers: maybe a one-api relay failing for now,
+    so no family is decided (not "OpenAI-compatible" for an hour) and the page says why."""
     fake.set_fault("/api/status", "500")
     with app.app_context():
         add_provider("broken", fake.url)
     html = connection_test(admin, app, "broken")
-    assert 'data-ok="true"' in html and 'data-family="openai"' in html
-    note = text_of(html, "probe-note")
-    assert note.startswith("/api/status: The relay reported a server error.")
-    assert "one-api or new-api" in note
+    assert 'data-ok="false"' in html and "data-family" not in html
+    error = text_of(html, "probe-error")
+    assert error.startswith("/api/status: The relay reported a server error.")
+    assert "not decided yet" in error
+    fake.set_fault("/api/status", None)
+    html = connection_test(admin, app, "broken")
+    assert 'data-ok="true"' in html and 'data-family="new-api"' in html

@@ -70,6 +70,10 @@ PROBE_ERRORS = {
 }
 
 NOTHING = _l("Nothing answered at this address, so it is not known what relay this is.")
+UNDECIDED = _l(
+    "/api/status: %(problem)s A one-api or new-api relay answers there, so this may be one "
+    "failing for now: the relay family is not decided yet. Test again in a while."
+)
 STATUS_NOTE = _l(
     "/api/status: %(problem)s A one-api or new-api relay answers there; other relays need not."
 )
@@ -259,6 +263,9 @@ def _verdict(found: Probe, info: RelayInfo, status: http.Answer) -> Probe:
     """ok, the error or the note, and the /api/status details, from what answered."""
     held = status.kind == http.RATE_LIMITED and status.status is None
     status_kind = "budget" if held else status.kind
+    if found.detected is None and not held and status.kind in relay.UNSURE:
+        # the relay answered, but its status page failed: nothing can be decided from that
+        return replace(found, error=str(UNDECIDED % {"problem": PROBE_ERRORS[status.kind]}))
     if found.detected is None and not held:
         reason = PROBE_ERRORS.get(status.kind, "")
         return replace(found, error=_nothing(reason))

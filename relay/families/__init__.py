@@ -45,6 +45,7 @@ __all__ = [
     "KINDS",
     "LOG",
     "REACHABILITY",
+    "UNSURE",
     "VALIDITY",
     "Family",
     "check",
