@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from blueprints.auth.access import admin_required
@@ -12,7 +12,6 @@ from blueprints.providers.models import Provider
 from blueprints.providers.service import ProviderError, delete_provider, edit_provider, keys_using
 from blueprints.shared import no_store, render_htmx
 from database import db
-from extensions import htmx
 
 from . import providers, users
 
@@ -32,13 +31,13 @@ def kinds():
 
 
 def _page(page: str, partial: str, status: int = 200, **context):
-    return no_store(make_response(render_htmx(page, partial, **context), status))
+    return no_store(render_htmx(page, partial, status, **context))
 
 
-def _providers_page(status: int = 200, **context):
+def _providers_page(status: int = 200, partial: str = "admin/_providers.html", **context):
     context.setdefault("form", providers.form_values())
     context["rows"] = providers.rows()
-    return _page("admin/providers.html", "admin/_providers.html", status, **context)
+    return _page("admin/providers.html", partial, status, **context)
 
 
 def _users_page(status: int = 200, **context):
@@ -151,9 +150,7 @@ def remove_provider(pid: int):
 def test_provider(pid: int):
     """Detect the relay family afresh and show what it can answer (or why nothing answered)."""
     probe = providers.probe(db.get_or_404(Provider, pid))
-    if htmx:
-        return no_store(make_response(render_template("admin/_probe.html", probe=probe)))
-    return _providers_page(probe=probe)
+    return _providers_page(partial="admin/_probe.html", probe=probe)
 
 
 @bp.get("/users", endpoint="users")

@@ -37,16 +37,13 @@ def quiet_keys() -> list[tuple]:
 
 def index(page=None):
     """The whole page (or its partial for htmx)."""
-    body = render_htmx(
-        "alerts/index.html", "alerts/_partial.html", quiet=quiet_keys(), **context(page)
-    )
-    return no_store(make_response(body))
+    body = context(page) | {"quiet": quiet_keys()}
+    return no_store(render_htmx("alerts/index.html", "alerts/_partial.html", **body))
 
 
 def log(page):
     """The delivery log: the fragment for htmx, the page otherwise."""
-    body = render_htmx("alerts/index.html", "alerts/_log.html", **context(page))
-    return no_store(make_response(body))
+    return no_store(render_htmx("alerts/index.html", "alerts/_log.html", **context(page)))
 
 
 def added():
@@ -58,9 +55,8 @@ def added():
 
 def refused(error: str, form):
     """The add form again with the reason, status 400."""
-    template = "alerts/_channels.html" if htmx else "alerts/index.html"
-    body = render_template(template, **context(form=form, error=error))
-    return no_store(make_response(body, 400))
+    body = context(form=form, error=error)
+    return no_store(render_htmx("alerts/index.html", "alerts/_channels.html", 400, **body))
 
 
 def row(channel):

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from blueprints.core.i18n import safe_next
+from blueprints.shared import safe_next
 from extensions import limiter
 
 from .service import authenticate

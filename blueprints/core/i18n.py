@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import request
@@ -18,19 +17,6 @@ def select_locale() -> str:
         return chosen
     best = request.accept_languages.best_match(["zh", "zh-CN", "zh-TW", "zh-HK", "en"])
     return "zh_CN" if best and best.lower().startswith("zh") else "en"
-
-
-def safe_next(target: str | None) -> str:
-    """A same-site path to return to (never an open redirect, never a header injection)."""
-    if not target or len(target) > 2000 or not target.startswith("/"):
-        return "/"
-    # Browsers drop tabs/newlines and read "\\" as "/", so "/\t/evil" would become "//evil".
-    if any(c.isspace() or ord(c) < 32 or c == "\\" for c in target):
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or target.startswith("//"):
-        return "/"
-    return target
 
 
 def select_timezone() -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, request, url_for
 from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -10,11 +10,10 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from blueprints.shared import json_error, wants_json
+from blueprints.shared import json_error, render_htmx, safe_next, wants_json
 from database import db, utcnow
-from extensions import htmx
 
-from .i18n import COOKIE, LANGUAGES, safe_next
+from .i18n import COOKIE, LANGUAGES
 
 ONE_YEAR = 365 * 24 * 3600
 
@@ -61,8 +60,9 @@ def render_error(status: int, message: str | None = None):
     text = message or text
     if wants_json():
         return json_error(code, text, status)
-    template = "errors/_error.html" if htmx else "errors/error.html"
-    return render_template(template, status=status, title=title, message=text), status
+    return render_htmx(
+        "errors/error.html", "errors/_error.html", status, status=status, title=title, message=text
+    )
 
 
 @bp.app_errorhandler(CSRFError)

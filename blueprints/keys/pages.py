@@ -8,9 +8,8 @@ from flask_login import current_user
 
 from blueprints.lookup.messages import STATUS_LABELS
 from blueprints.providers.service import list_providers
-from blueprints.shared import no_store
+from blueprints.shared import no_store, render_htmx
 from database import db
-from extensions import htmx
 
 from . import service
 from .advice import budget_advice
@@ -62,8 +61,9 @@ def index(status: int = 200, error: str | None = None, form=None):
     """The My keys page (or just its table for htmx)."""
     context = rows_context()
     context.update(providers=list_providers(), error=error, form=form or {})
-    name = "keys/_rows.html" if htmx and not error else "keys/index.html"
-    return no_store(make_response(render_template(name, **context), status))
+    # A refused add needs the form and its message, which only the whole page has.
+    partial = None if error else "keys/_rows.html"
+    return no_store(render_htmx("keys/index.html", partial, status, **context))
 
 
 def refused(code: str, form) -> tuple:

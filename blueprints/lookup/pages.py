@@ -12,8 +12,7 @@ from flask_babel import gettext as _
 import relay
 from blueprints.providers.models import Provider
 from blueprints.providers.service import list_providers
-from blueprints.shared import no_store
-from extensions import htmx
+from blueprints.shared import no_store, render_htmx
 from relay import http
 from relay.calls import LOG_TOKEN
 
@@ -28,8 +27,7 @@ from .service import load_log, lookup_key
 def page(template: str, partial: str | None = None, status: int = 200, **context):
     """A lookup page (or its partial for htmx) with the provider list, never cached."""
     context.setdefault("providers", list_providers(include_hidden=False))
-    name = partial if partial and htmx else template
-    return no_store(make_response(render_template(name, **context), status))
+    return no_store(render_htmx(template, partial, status, **context))
 
 
 def result(provider: Provider, key: str):

@@ -24,9 +24,7 @@ def page():
         "max_columns": build.MAX_COLUMNS,
         "max_repeat": build.MAX_REPEAT,
     }
-    return no_store(
-        make_response(render_htmx("playground/index.html", "playground/_partial.html", **context))
-    )
+    return no_store(render_htmx("playground/index.html", "playground/_partial.html", **context))
 
 
 def refused(error: build.BadRun, status: int = 400):

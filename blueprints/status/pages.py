@@ -42,8 +42,7 @@ def index_page():
     """/status: every public provider, trouble first, PAGE_SIZE at a time."""
     page = request.args.get("page", "1")
     data = board.build(page=int(page) if page.isdigit() and len(page) < 6 else 1)
-    html = render_htmx("status/index.html", "status/_board.html", board=data, **_helpers())
-    return _page(make_response(html))
+    return _page(render_htmx("status/index.html", "status/_board.html", board=data, **_helpers()))
 
 
 def provider_page(name: str):
@@ -56,7 +55,7 @@ def provider_page(name: str):
     window = window if window in RANGES else "24h"
     now = data.generated_at
     figures = charts.provider_figures(card, now - RANGES[window], now)
-    html = render_htmx(
+    response = render_htmx(
         "status/provider.html",
         "status/_provider.html",
         board=data,
@@ -67,7 +66,7 @@ def provider_page(name: str):
         fig=json_attr,
         **_helpers(),
     )
-    return _page(make_response(html))
+    return _page(response)
 
 
 def feed():

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
-from flask import make_response, render_template, request
+from flask import make_response, request
 from flask_login import current_user
 
 from blueprints.keys.family import no_log_note
 from blueprints.keys.service import my_keys
-from blueprints.shared import no_store
-from extensions import htmx
+from blueprints.shared import no_store, render_htmx
 
 from . import charts, queries, report
 from .days import zone
@@ -49,8 +48,9 @@ def viewer_zone() -> tuple[tzinfo, str, bool]:
 
 
 def _respond(template: str, partial: str, name: str, fresh: bool, **context):
-    page = render_template(
-        partial if htmx else template,
+    response = render_htmx(
+        template,
+        partial,
         zone_name=name,
         zones=ZONES,
         fig=charts.figure_json,
@@ -58,7 +58,7 @@ def _respond(template: str, partial: str, name: str, fresh: bool, **context):
         plotly_file=PLOTLY_FILE,
         **context,
     )
-    response = no_store(make_response(page))
+    no_store(response)
     if fresh:
         response.set_cookie(CHOICE_COOKIE, name, max_age=365 * 86400, samesite="Lax")
     return response
