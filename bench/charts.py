@@ -53,8 +53,8 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 from blueprints.auth.service import create_user  # noqa: E402
 from blueprints.keys.models import BalanceSample, TrackedKey, UsageRecord  # noqa: E402
-from blueprints.keys.vault import vault  # noqa: E402
 from blueprints.providers.service import add_provider  # noqa: E402
+from blueprints.shared.vault import vault  # noqa: E402
 from blueprints.usage import charts, kpis, pages, queries, routes  # noqa: E402
 from blueprints.usage.daily import rebuild_days  # noqa: E402
 from blueprints.usage.models import BalanceHour  # noqa: E402

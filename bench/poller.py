@@ -42,8 +42,8 @@ from bench.fakerelay_process import RelayProcess  # noqa: E402
 from blueprints.auth.models import User  # noqa: E402
 from blueprints.keys.models import BalanceSample, TrackedKey  # noqa: E402
 from blueprints.keys.poller import poll_once  # noqa: E402
-from blueprints.keys.vault import vault  # noqa: E402
 from blueprints.providers.models import Provider  # noqa: E402
+from blueprints.shared.vault import vault  # noqa: E402
 from database import db, utcnow  # noqa: E402
 from tests.conftest import make_app  # noqa: E402
 

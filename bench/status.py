@@ -65,10 +65,10 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import delete, event, func, insert, select, text  # noqa: E402
 
 import relay  # noqa: E402
-from blueprints.keys.vault import vault  # noqa: E402
 from blueprints.lookup.keys import mask  # noqa: E402
 from blueprints.providers.models import Provider  # noqa: E402
 from blueprints.providers.service import add_provider  # noqa: E402
+from blueprints.shared.vault import vault  # noqa: E402
 from blueprints.status import board, history, pages, prober  # noqa: E402
 from blueprints.status.models import (  # noqa: E402
     TIERS,

@@ -11,12 +11,12 @@ from .auth import bp as auth
 from .core import bp as core
 from .core.i18n import select_locale, select_timezone
 from .keys import bp as keys
-from .keys import vault
 from .lookup import bp as lookup
 from .playground import bp as playground
 from .providers import bp as providers
 from .scheduler import bp as scheduler
 from .scheduler.runner import start_in_process
+from .shared import vault
 from .status import bp as status
 from .usage import bp as usage
 

@@ -20,8 +20,8 @@ from blueprints.auth.service import create_user, find_user
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.keys.poller import poll_once
 from blueprints.keys.signals import key_polled
-from blueprints.keys.vault import vault
 from blueprints.providers.service import add_provider
+from blueprints.shared.vault import vault
 from database import db, utcnow
 from tests.conftest import make_app
 

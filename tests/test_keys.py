@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from blueprints.alerts.models import Channel
 from blueprints.auth.service import create_user
 from blueprints.keys.models import BalanceSample, TrackedKey
-from blueprints.keys.vault import vault
+from blueprints.shared.vault import vault
 from database import db
 from tests.conftest import login, make_app
 

@@ -16,9 +16,9 @@ from blueprints.auth.service import find_user
 from blueprints.keys.advice import budget_advice
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.keys.poller import poll_key, poll_once
-from blueprints.keys.vault import vault
 from blueprints.providers.models import Provider
 from blueprints.providers.service import add_provider, edit_provider
+from blueprints.shared.vault import vault
 from database import db, utcnow
 from tests.conftest import login
 from tests.fakerelay import random_key

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from blueprints.auth.models import User
 from blueprints.keys.models import BalanceSample, TrackedKey
-from blueprints.keys.vault import vault
 from blueprints.providers.models import Provider
 from blueprints.scheduler import runner
 from blueprints.scheduler.lease import acquire, holder_of, release
+from blueprints.shared.vault import vault
 from database import db, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 import relay
 from blueprints.alerts.models import Channel, Delivery
 from blueprints.auth.models import User
-from blueprints.keys.vault import vault
 from blueprints.providers.models import Provider
 from blueprints.providers.service import add_provider, edit_provider
+from blueprints.shared.vault import vault
 from blueprints.status import board
 from blueprints.status.models import Bucket, Health, Incident, Monitor, Notice, Probe
 from blueprints.status.prober import probe_once

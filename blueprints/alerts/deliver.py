@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import requests
 from sqlalchemy import select
 
-from blueprints.keys.vault import InvalidToken, vault
+from blueprints.shared.vault import InvalidToken, vault
 from database import db, utcnow
 from relay.http import make_session
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from blueprints.keys.vault import encrypted
+from blueprints.shared.vault import encrypted
 from database import db, utcnow
 
 KINDS = ("webhook", "wecom", "dingtalk", "feishu")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import abort
 from sqlalchemy import func, select, update
 
-from blueprints.keys.vault import vault
+from blueprints.shared.vault import vault
 from database import db
 
 from . import deliver, urls

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select
 import relay
 from blueprints.providers.models import Provider
 from blueprints.providers.service import known_family
+from blueprints.shared.vault import InvalidToken, Vault, vault
 from database import db
 from relay.calls import LOG_TOKEN
 from relay.http import RATE_LIMITED
@@ -28,7 +29,6 @@ from relay.info import NEW_API_2025, NEW_API_2026
 
 from .models import BalanceSample, TrackedKey, UsageRecord
 from .signals import usage_ingested
-from .vault import InvalidToken, Vault, vault
 
 log = logging.getLogger(__name__)
 

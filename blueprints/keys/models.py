@@ -15,9 +15,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.providers.models import Provider
+from blueprints.shared.vault import encrypted, vault
 from database import db, utcnow
-
-from .vault import encrypted, vault
 
 DEFAULT_INTERVAL = 600
 MIN_INTERVAL = 60

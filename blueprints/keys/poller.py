@@ -23,13 +23,13 @@ from sqlalchemy import select
 import relay
 from blueprints.providers.models import Provider
 from blueprints.providers.service import apply_budget, family_of
+from blueprints.shared.vault import InvalidToken, Vault, vault
 from database import db, utcnow
 
 from . import ingest
 from .models import BalanceSample, TrackedKey
 from .samples import Outcome, record
 from .signals import key_polled
-from .vault import InvalidToken, Vault, vault
 
 log = logging.getLogger(__name__)
 

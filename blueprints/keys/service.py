@@ -12,10 +12,10 @@ from sqlalchemy.orm import joinedload
 from blueprints.auth.models import User
 from blueprints.lookup.keys import BadInput, clean_key
 from blueprints.providers.models import Provider
+from blueprints.shared.vault import rotate_all, vault
 from database import db, utcnow
 
 from .models import DEFAULT_INTERVAL, MIN_INTERVAL, BalanceSample, TrackedKey
-from .vault import rotate_all, vault
 
 MAX_INTERVAL = 24 * 3600
 

@@ -10,10 +10,10 @@ from flask_login import current_user
 
 from blueprints.keys.models import TrackedKey
 from blueprints.keys.service import my_keys
-from blueprints.keys.vault import InvalidToken, vault
 from blueprints.lookup.keys import BadInput, clean_key, mask
 from blueprints.providers.models import Provider
 from blueprints.providers.service import find_provider, list_providers
+from blueprints.shared.vault import InvalidToken, vault
 from database import db
 
 from .build import BadRun

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from blueprints.keys.vault import InvalidToken, vault
 from blueprints.providers.models import Provider
 from blueprints.providers.service import apply_budget, family_of
+from blueprints.shared.vault import InvalidToken, vault
 from database import db, utcnow
 from relay import FAMILIES, FAMILY_CACHE, Family, reach, resolve
 from relay import probe as probes

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from blueprints.keys.vault import vault
 from blueprints.lookup.keys import BadInput, clean_key, mask
 from blueprints.providers.models import Provider
+from blueprints.shared.vault import vault
 from database import db
 
 from .models import Due, Monitor

@@ -1,4 +1,4 @@
-"""Keys at rest: MultiFernet ciphertext, an HMAC fingerprint for duplicates, rotation."""
+"""Secrets at rest (keys, webhook URLs): MultiFernet ciphertext, an HMAC fingerprint, rotation."""
 
 from __future__ import annotations
 
