@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
 import requests  # noqa: E402
 
 import relay  # noqa: E402
-from blueprints.lookup.cache import RESULTS  # noqa: E402
+from blueprints.lookup.service import RESULTS  # noqa: E402
 from blueprints.providers.service import add_provider  # noqa: E402
 from database import db  # noqa: E402
 from relay.budget import CRITICAL, GLOBAL  # noqa: E402

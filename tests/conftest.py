@@ -15,7 +15,7 @@ from app import create_app
 from blueprints.auth.service import create_user
 from blueprints.core.setup import setup_database
 from blueprints.lookup.batch import TABLES
-from blueprints.lookup.cache import LOGS, RESULTS
+from blueprints.lookup.service import LOGS, RESULTS
 from blueprints.playground.catalog import MODELS
 from blueprints.playground.runs import RUNS
 from blueprints.providers.service import add_provider

@@ -57,11 +57,8 @@ FEATURE_ALLOWLIST: set[tuple[str, str]] = {
     ("blueprints.keys.forms", "blueprints.lookup.messages"),
     ("blueprints.keys.pages", "blueprints.lookup.messages"),
     ("blueprints.keys.service", "blueprints.lookup.keys"),
-    ("blueprints.playground.catalog", "blueprints.lookup.cache"),
     ("blueprints.playground.codegen", "blueprints.lookup.clients"),
     ("blueprints.playground.source", "blueprints.lookup.keys"),
-    ("blueprints.status.board", "blueprints.lookup.cache"),
-    ("blueprints.status.pages", "blueprints.lookup.cache"),
     ("blueprints.status.settings", "blueprints.lookup.keys"),
     # status reaching into usage's upsert helper and writing alerts' delivery rows.
     ("blueprints.status.history", "blueprints.usage.upsert"),

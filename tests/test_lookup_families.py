@@ -7,7 +7,7 @@ import re
 import pytest
 
 import relay
-from blueprints.lookup.cache import LOGS
+from blueprints.lookup.service import LOGS
 from blueprints.providers.service import add_provider
 from tests.fakerelay import make_logs
 

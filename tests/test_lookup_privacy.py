@@ -9,7 +9,7 @@ import requests
 
 import relay
 from blueprints.lookup.batch import TABLES
-from blueprints.lookup.cache import LOGS, RESULTS
+from blueprints.lookup.service import LOGS, RESULTS
 from blueprints.providers.service import add_provider
 from database import db
 from relay.redact import redact

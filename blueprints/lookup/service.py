@@ -7,16 +7,19 @@ from flask import current_app
 import relay
 from blueprints.providers.models import Provider
 from blueprints.providers.service import apply_budget, find_provider
+from blueprints.shared.cache import TTLCache, fingerprint
 from relay import http
 from relay.calls import LOG_TOKEN
 from relay.families import LOG
 
-from .cache import LOGS, RESULTS, fingerprint
 from .keys import BadInput
 
 # Outcomes that say something about the key; transient relay trouble is never cached, nor is
 # "refused": a later call (once the budget returns) may tell which refusal it was.
 _CACHEABLE = {"active", "exhausted", "expired", "disabled", "invalid"}
+
+RESULTS = TTLCache()
+LOGS = TTLCache(max_items=256)
 
 
 def public_provider(name: str | None) -> Provider:

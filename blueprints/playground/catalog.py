@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from blueprints.lookup.cache import TTLCache, fingerprint
+from blueprints.shared.cache import TTLCache, fingerprint
 from relay import STATUS_CACHE, chat, relay_info
 
 MODELS = TTLCache(max_items=512)

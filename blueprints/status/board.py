@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from blueprints.lookup.cache import TTLCache
 from blueprints.providers.models import Provider
+from blueprints.shared.cache import TTLCache
 from database import db, utcnow
 
 from .models import Health, Incident, IncidentNote, Monitor, Notice

@@ -8,8 +8,8 @@ from flask import abort, current_app, jsonify, make_response, request
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 
-from blueprints.lookup.cache import TTLCache
 from blueprints.shared import json_attr, render_htmx
+from blueprints.shared.cache import TTLCache
 from database import utcnow
 
 from . import board, charts

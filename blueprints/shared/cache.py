@@ -1,4 +1,4 @@
-"""A small in-memory TTL cache whose keys are HMACs of relay keys, never the keys."""
+"""A small in-memory TTL cache, and the HMAC that names an entry for a relay key (never the key)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,3 @@ class TTLCache:
             del self._items[name]
         while len(self._items) >= self.max_items:
             self._items.pop(next(iter(self._items)))
-
-
-RESULTS = TTLCache()
-LOGS = TTLCache(max_items=256)
