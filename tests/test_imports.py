@@ -60,8 +60,7 @@ FEATURE_ALLOWLIST: set[tuple[str, str]] = {
     ("blueprints.playground.codegen", "blueprints.lookup.clients"),
     ("blueprints.playground.source", "blueprints.lookup.keys"),
     ("blueprints.status.settings", "blueprints.lookup.keys"),
-    # status reaching into usage's upsert helper and writing alerts' delivery rows.
-    ("blueprints.status.history", "blueprints.usage.upsert"),
+    # status writing alerts' delivery rows.
     ("blueprints.status.states", "blueprints.alerts.models"),
     # Setup steps: core imports the features instead of the steps registering themselves.
     ("blueprints.core.setup", "blueprints.status.settings"),

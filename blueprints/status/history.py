@@ -28,7 +28,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import OperationalError
 
 from blueprints.providers.models import Provider
-from blueprints.usage.upsert import upsert
+from blueprints.shared.upsert import upsert
 from database import db, utcnow
 
 from .models import Bucket, Probe

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import delete, func, select
 
+from blueprints.shared.upsert import upsert
 from database import db
 
 from .days import HOUR, day_from_index, local_day, offset_hours, span, zone
 from .models import BalanceDay, BalanceHour, UsageDay, UsageHour
-from .upsert import upsert
 
 BALANCE_SUMS = (
     func.sum(BalanceHour.samples),

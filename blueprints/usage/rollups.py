@@ -23,13 +23,13 @@ from sqlalchemy import bindparam, delete, or_, select
 
 from blueprints.keys.models import BalanceSample, UsageRecord
 from blueprints.keys.signals import key_polled, usage_ingested
+from blueprints.shared.upsert import upsert
 from database import UTCDateTime, db
 
 from . import daily
 from .days import HOUR, hour_of
 from .kpis import delta
 from .models import BalanceHour, UsageHour
-from .upsert import upsert
 
 log = logging.getLogger(__name__)
 
