@@ -65,7 +65,6 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import delete, event, func, insert, select, text  # noqa: E402
 
 import relay  # noqa: E402
-from blueprints.lookup.keys import mask  # noqa: E402
 from blueprints.providers.models import Provider  # noqa: E402
 from blueprints.providers.service import add_provider  # noqa: E402
 from blueprints.shared.vault import vault  # noqa: E402
@@ -83,6 +82,7 @@ from blueprints.status.models import (  # noqa: E402
 from blueprints.status.settings import configure  # noqa: E402
 from blueprints.status.uptime import KEEP, SUMS, floor, merge  # noqa: E402
 from database import db, utcnow  # noqa: E402
+from relay.keys import mask  # noqa: E402
 from tests.conftest import make_app  # noqa: E402
 from tests.fakerelay import NA_PLUS, FakeRelay  # noqa: E402
 

@@ -54,12 +54,7 @@ CIRCLE_ALLOWLIST: set[tuple[str, str]] = set()
 # Edges that break the feature rule today (issue 11 removes them); exact module → module pairs.
 FEATURE_ALLOWLIST: set[tuple[str, str]] = {
     # lookup's internals used as shared helpers: messages, key format, TTL cache, client settings.
-    ("blueprints.keys.forms", "blueprints.lookup.messages"),
-    ("blueprints.keys.pages", "blueprints.lookup.messages"),
-    ("blueprints.keys.service", "blueprints.lookup.keys"),
     ("blueprints.playground.codegen", "blueprints.lookup.clients"),
-    ("blueprints.playground.source", "blueprints.lookup.keys"),
-    ("blueprints.status.settings", "blueprints.lookup.keys"),
     # status writing alerts' delivery rows.
     ("blueprints.status.states", "blueprints.alerts.models"),
     # Setup steps: core imports the features instead of the steps registering themselves.

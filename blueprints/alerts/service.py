@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask import abort
 from sqlalchemy import func, select, update
 
+from blueprints.shared.errors import Refusal
 from blueprints.shared.vault import vault
 from database import db
 
@@ -20,12 +21,8 @@ MAX_NAME = 80
 MAX_SECRET = 200
 
 
-class ChannelError(ValueError):
+class ChannelError(Refusal):
     """Channel input we refuse; `code` names the reason (messages.py has the text)."""
-
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import current_app
 
+from blueprints.shared.errors import Refusal
+
 # Each bot kind: its official hosts, the path it posts to, and where the bot's token sits.
 BOTS = {
     "wecom": (("qyapi.weixin.qq.com",), "/cgi-bin/webhook/send", "key"),
@@ -16,12 +18,8 @@ BOTS = {
 }
 
 
-class UnsafeURL(ValueError):
+class UnsafeURL(Refusal):
     """A URL we refuse to call; `code` names the reason."""
-
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
 
 
 def check(kind: str, url: str, *, resolve: bool = True) -> str:

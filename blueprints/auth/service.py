@@ -7,6 +7,7 @@ import functools
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from blueprints.shared.errors import Refusal
 from database import db, utcnow
 
 from .models import ADMIN, MEMBER, User
@@ -21,12 +22,8 @@ def _dummy_hash() -> str:
     return generate_password_hash("relaydash-dummy-password")
 
 
-class UserError(ValueError):
+class UserError(Refusal):
     """A user change that cannot be made; `code` names the reason."""
-
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
 
 
 def find_user(username: str | None) -> User | None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from blueprints.lookup.messages import INPUT_ERRORS
 from blueprints.providers.service import find_provider
+from blueprints.shared.texts import KEY_INPUT_ERRORS
 
 from .service import KeyInputError
 
 MESSAGES = {
     "missing_key": _l("Paste the key to track."),
-    "bad_key": INPUT_ERRORS["bad_key"],
+    "bad_key": KEY_INPUT_ERRORS["bad_key"],
     "duplicate_key": _l("You already track this key."),
     "unknown_provider": _l("Choose a provider from the list."),
     "bad_label": _l("The label must be 1-80 characters."),

@@ -6,9 +6,9 @@ from flask import make_response, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from blueprints.lookup.messages import STATUS_LABELS
 from blueprints.providers.service import list_providers
 from blueprints.shared import no_store, render_htmx
+from blueprints.shared.texts import STATUS_LABELS
 from database import db
 
 from . import service

@@ -10,22 +10,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from blueprints.auth.models import User
-from blueprints.lookup.keys import BadInput, clean_key
 from blueprints.providers.models import Provider
+from blueprints.shared.errors import Refusal
 from blueprints.shared.vault import rotate_all, vault
 from database import db, utcnow
+from relay.keys import BadKey, clean_key
 
 from .models import DEFAULT_INTERVAL, MIN_INTERVAL, BalanceSample, TrackedKey
 
 MAX_INTERVAL = 24 * 3600
 
 
-class KeyInputError(ValueError):
+class KeyInputError(Refusal):
     """A tracked-key change we refuse; `code` picks the message."""
-
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
 
 
 def add_key(
@@ -41,7 +38,7 @@ def add_key(
     """Store a key as ciphertext (plus fingerprint, head, last 4); due for a poll at once."""
     try:
         key = clean_key(raw_key)
-    except BadInput as error:
+    except BadKey as error:
         raise KeyInputError(error.code) from error
     fingerprint = vault().fingerprint(key)
     taken = select(TrackedKey.id).where(

@@ -6,14 +6,14 @@ from flask import current_app, jsonify
 
 from blueprints.shared import json_error, no_store
 from extensions import csrf, limiter
+from relay.keys import mask
 
 from . import batch
 from .forms import batch_input, json_body, lookup_input
-from .keys import BadInput, mask
 from .messages import input_error
 from .openapi import spec
 from .present import to_json
-from .service import lookup_key
+from .service import BadInput, lookup_key
 from .views import bp
 
 

@@ -14,8 +14,8 @@ from flask import Flask, current_app
 import relay
 from blueprints.providers.models import Provider
 from blueprints.shared.cache import TTLCache
+from relay.keys import mask
 
-from .keys import mask
 from .present import iso, published, status_label
 from .service import lookup_key
 

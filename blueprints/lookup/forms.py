@@ -5,15 +5,18 @@ from __future__ import annotations
 from flask import current_app, request
 
 from blueprints.providers.models import Provider
+from relay.keys import BadKey, clean_key, split_keys
 
-from .keys import BadInput, clean_key, split_keys
-from .service import public_provider
+from .service import BadInput, public_provider
 
 
 def lookup_input(data) -> tuple[Provider, str]:
     """(provider, key) from a form or JSON mapping, or BadInput."""
     provider = public_provider(_text(data.get("provider")))
-    return provider, clean_key(_text(data.get("key")))
+    try:
+        return provider, clean_key(_text(data.get("key")))
+    except BadKey as error:
+        raise BadInput(error.code) from None
 
 
 def batch_input(data) -> tuple[Provider, list[str], int]:
@@ -24,7 +27,12 @@ def batch_input(data) -> tuple[Provider, list[str], int]:
         if not all(isinstance(item, str) for item in raw):
             raise BadInput("bad_field")
         raw = "\n".join(raw)
-    keys, skipped = split_keys(_text(raw), int(current_app.config["BATCH_MAX_KEYS"]))
+    try:
+        keys, skipped = split_keys(_text(raw))
+    except BadKey as error:
+        raise BadInput(error.code) from None
+    if len(keys) > int(current_app.config["BATCH_MAX_KEYS"]):
+        raise BadInput("too_many_keys", 413)
     return provider, keys, skipped
 
 

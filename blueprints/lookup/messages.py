@@ -5,27 +5,12 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from blueprints.shared.texts import KEY_INPUT_ERRORS
+
 from . import limits
 
-STATUS_LABELS = {
-    "active": _l("Active"),
-    "exhausted": _l("Used up"),
-    "expired": _l("Expired"),
-    "disabled": _l("Disabled"),
-    "invalid": _l("Invalid key"),
-    "refused": _l("Refused"),
-    "rate_limited": _l("Relay busy"),
-    "unreachable": _l("Relay unreachable"),
-    "error": _l("Error"),
-}
-
 INPUT_ERRORS = {
-    "missing_key": _l("Paste a key first."),
-    "bad_key": _l(
-        "That does not look like a relay key (for example sk- followed by letters and digits)."
-    ),
-    "missing_provider": _l("Choose a provider."),
-    "unknown_provider": _l("There is no such provider. Choose one from the list."),
+    **KEY_INPUT_ERRORS,
     "too_many_keys": _l("Too many keys: at most %(limit)s at a time."),
     "bad_json": _l("Send a JSON object."),
     "bad_field": _l("A field has the wrong type."),

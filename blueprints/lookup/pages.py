@@ -15,13 +15,13 @@ from blueprints.providers.service import list_providers
 from blueprints.shared import no_store, render_htmx
 from relay import http
 from relay.calls import LOG_TOKEN
+from relay.keys import mask
 
 from . import batch, limits, requestlog
 from .card import card, family_label, no_log_text
 from .forms import int_field
-from .keys import BadInput, mask
 from .messages import input_error
-from .service import load_log, lookup_key
+from .service import BadInput, load_log, lookup_key
 
 
 def page(template: str, partial: str | None = None, status: int = 200, **context):

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import relay
 from blueprints.providers.models import Provider
+from blueprints.shared.texts import STATUS_LABELS
 
-from .messages import REASON_LABELS, STATUS_LABELS, explain
+from .messages import REASON_LABELS, explain
 
 _SYMBOLS = {"USD": "$", "CNY": "¥"}
 

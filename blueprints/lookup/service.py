@@ -8,11 +8,10 @@ import relay
 from blueprints.providers.models import Provider
 from blueprints.providers.service import apply_budget, find_provider
 from blueprints.shared.cache import TTLCache, fingerprint
+from blueprints.shared.errors import Refusal
 from relay import http
 from relay.calls import LOG_TOKEN
 from relay.families import LOG
-
-from .keys import BadInput
 
 # Outcomes that say something about the key; transient relay trouble is never cached, nor is
 # "refused": a later call (once the budget returns) may tell which refusal it was.
@@ -20,6 +19,14 @@ _CACHEABLE = {"active", "exhausted", "expired", "disabled", "invalid"}
 
 RESULTS = TTLCache()
 LOGS = TTLCache(max_items=256)
+
+
+class BadInput(Refusal):
+    """Input we refuse; `code` picks the message, `status` the HTTP code."""
+
+    def __init__(self, code: str, status: int = 400):
+        super().__init__(code)
+        self.status = status
 
 
 def public_provider(name: str | None) -> Provider:

@@ -21,8 +21,7 @@ from extensions import limiter
 
 from . import batch, pages, present, requestlog
 from .forms import batch_input, lookup_input
-from .keys import BadInput
-from .service import load_log
+from .service import BadInput, load_log
 
 bp = Blueprint("lookup", __name__)
 bp.add_app_template_filter(present.amount, "amount")

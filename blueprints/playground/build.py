@@ -6,6 +6,8 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from blueprints.shared.errors import Refusal
+
 from .schema import schema_problems, strict_loads
 
 MAX_COLUMNS = 4
@@ -25,12 +27,11 @@ PARAMS = {
 FORMATS = ("none", "json_object", "json_schema")
 
 
-class BadRun(ValueError):
+class BadRun(Refusal):
     """A run that cannot be sent; `code` names the reason, `params` fill its message."""
 
     def __init__(self, code: str, **params):
         super().__init__(code)
-        self.code = code
         self.params = params
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from blueprints.shared.texts import KEY_INPUT_ERRORS
 from relay import http
 from relay.classify import status_from_denial
 from relay.redact import redact
@@ -28,12 +29,7 @@ FORM_ERRORS = {
     "schema_not_json": _l("The schema is not valid JSON. Nothing was sent."),
     "bad_schema": _l("The schema is not a valid JSON Schema. Nothing was sent."),
     "bad_repeat": _l("Repeat must be a whole number from 1 to %(limit)s."),
-    "missing_key": _l("Paste a key first."),
-    "bad_key": _l(
-        "That does not look like a relay key (for example sk- followed by letters and digits)."
-    ),
-    "missing_provider": _l("Choose a provider."),
-    "unknown_provider": _l("There is no such provider. Choose one from the list."),
+    **KEY_INPUT_ERRORS,
     "unknown_key": _l("Choose one of your tracked keys."),
     "undecryptable": _l("This tracked key cannot be decrypted (the encryption keys changed)."),
     "too_many_runs": _l("You have too many runs open. Wait for one to finish or stop it."),

@@ -10,11 +10,11 @@ from flask_login import current_user
 
 from blueprints.keys.models import TrackedKey
 from blueprints.keys.service import my_keys
-from blueprints.lookup.keys import BadInput, clean_key, mask
 from blueprints.providers.models import Provider
 from blueprints.providers.service import find_provider, list_providers
 from blueprints.shared.vault import InvalidToken, vault
 from database import db
+from relay.keys import BadKey, clean_key, mask
 
 from .build import BadRun
 
@@ -53,7 +53,7 @@ def resolve(form) -> Source:
         return _tracked(form.get("key_id"))
     try:
         key = clean_key(form.get("key"))
-    except BadInput as error:
+    except BadKey as error:
         raise BadRun(error.code) from None
     name = form.get("provider")
     if not name:

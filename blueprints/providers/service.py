@@ -7,6 +7,7 @@ import re
 from sqlalchemy import column, delete, func, select, table
 
 import relay
+from blueprints.shared.errors import Refusal
 from database import db
 from relay import BadBaseURL, normalise_base_url
 
@@ -23,12 +24,11 @@ _BUDGET = re.compile(r"([0-9]{1,9})\s*/\s*([0-9]{1,9})\s*s?")
 _TRACKED_KEY = table("tracked_key", column("id"), column("provider_id"))
 
 
-class ProviderError(ValueError):
+class ProviderError(Refusal):
     """A provider change that cannot be made; `code` names the reason."""
 
     def __init__(self, code: str, detail: str = "", *, count: int = 0):
         super().__init__(code)
-        self.code = code
         self.detail = detail
         self.count = count
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from blueprints.providers.models import Provider
 from blueprints.shared import no_store
+from blueprints.shared.texts import KEY_INPUT_ERRORS
 from database import db, utcnow
 
 from .board import active_notices
@@ -22,10 +23,8 @@ ERRORS = {
     "too_many_models": _l("At most 10 probe models."),
     "bad_model": _l("A probe model name has characters a model id cannot have."),
     "out_of_range": _l("%(field)s must be a whole number from %(low)s to %(high)s."),
-    "bad_key": _l(
-        "That does not look like a relay key (for example sk- followed by letters and digits)."
-    ),
-    "missing_key": _l("Paste a key first."),
+    "bad_key": KEY_INPUT_ERRORS["bad_key"],
+    "missing_key": KEY_INPUT_ERRORS["missing_key"],
     "bad_notice": _l("A notice needs a title (up to 200 characters) and a valid duration."),
     "bad_note": _l("A note needs 1 to 2000 characters."),
 }

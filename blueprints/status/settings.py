@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from blueprints.lookup.keys import BadInput, clean_key, mask
 from blueprints.providers.models import Provider
+from blueprints.shared.errors import Refusal
 from blueprints.shared.vault import vault
 from database import db
+from relay.keys import BadKey, clean_key, mask
 
 from .models import Due, Monitor
 
@@ -24,12 +25,11 @@ LIMITS = {  # field: (lowest, highest)
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(Refusal):
     """A monitor setting that cannot be stored; `code` names it, `field` which one."""
 
     def __init__(self, code: str, field: str = ""):
         super().__init__(code)
-        self.code = code
         self.field = field
 
 
@@ -73,7 +73,7 @@ def configure(provider: Provider, **changes) -> Monitor:
     if secret:
         try:
             secret = clean_key(secret)
-        except BadInput as error:
+        except BadKey as error:
             raise SettingsError(error.code, "probe_key") from None
     # Everything is checked: now change the row.
     for name in LIMITS:

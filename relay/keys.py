@@ -1,4 +1,4 @@
-"""Reading pasted keys: cleaning, validating, splitting a batch, masking for display."""
+"""Relay keys as pasted: cleaning, checking the shape, splitting a batch, masking for display."""
 
 from __future__ import annotations
 
@@ -9,31 +9,30 @@ _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{15,199}$")
 _SPLIT = re.compile(r"[\s,;，；、]+")
 
 
-class BadInput(ValueError):
-    """Input we refuse; `code` picks the message, `status` the HTTP code."""
+class BadKey(ValueError):
+    """The text holds no usable key; `code` says why (missing_key, bad_key)."""
 
-    def __init__(self, code: str, status: int = 400):
+    def __init__(self, code: str):
         super().__init__(code)
         self.code = code
-        self.status = status
 
 
 def clean_key(text: str | None) -> str:
-    """One pasted key, stripped of whitespace and a 'Bearer ' prefix; BadInput if not a key."""
+    """One pasted key, stripped of whitespace and a 'Bearer ' prefix; BadKey if not a key."""
     key = (text or "").strip()
     if key.lower().startswith("bearer "):
         key = key[7:].strip()
     if not key:
-        raise BadInput("missing_key")
+        raise BadKey("missing_key")
     if not _KEY.match(key):
-        raise BadInput("bad_key")
+        raise BadKey("bad_key")
     return key
 
 
-def split_keys(text: str | None, limit: int) -> tuple[list[str], int]:
+def split_keys(text: str | None) -> tuple[list[str], int]:
     """Keys from a pasted blob (split on whitespace, commas, semicolons), deduplicated.
 
-    Returns (keys, how many pieces were not keys). More than `limit` keys is refused.
+    Returns (keys, how many pieces were not keys); BadKey when there is no key at all.
     """
     keys: list[str] = []
     skipped = 0
@@ -46,9 +45,7 @@ def split_keys(text: str | None, limit: int) -> tuple[list[str], int]:
         else:
             skipped += 1
     if not keys:
-        raise BadInput("missing_key")
-    if len(keys) > limit:
-        raise BadInput("too_many_keys", 413)
+        raise BadKey("missing_key")
     return keys, skipped
 
 
