@@ -53,8 +53,6 @@ CIRCLE_ALLOWLIST: set[tuple[str, str]] = set()
 
 # Edges that break the feature rule today (issue 11 removes them); exact module → module pairs.
 FEATURE_ALLOWLIST: set[tuple[str, str]] = {
-    # lookup's internals used as shared helpers: messages, key format, TTL cache, client settings.
-    ("blueprints.playground.codegen", "blueprints.lookup.clients"),
     # status writing alerts' delivery rows.
     ("blueprints.status.states", "blueprints.alerts.models"),
     # Setup steps: core imports the features instead of the steps registering themselves.

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from blueprints.lookup.clients import CLIENTS
 from blueprints.playground.codegen import LANGUAGES, client_snippets, snippets
 from blueprints.playground.schema import MATH_REASONING
+from blueprints.providers.clients import CLIENTS
 
 ROOT = "https://relay.example.com"
 CHAT = "/v1/chat/completions"

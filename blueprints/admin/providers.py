@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 import relay
+from blueprints.providers.connect import connect
 from blueprints.providers.models import Provider
 from blueprints.providers.prices import parse_prices, prices_text, set_prices
 from blueprints.providers.service import (
@@ -235,16 +235,15 @@ class Probe:
 
 def probe(provider: Provider) -> Probe:
     """Detect the family afresh, read /api/status now, and say what the relay can answer."""
-    config = current_app.config
-    timeout = (float(config["RELAY_CONNECT_TIMEOUT"]), float(config["RELAY_READ_TIMEOUT"]))
+    conn = connect(provider)
     started = time.monotonic()
-    relay.FAMILY_CACHE.forget(provider.base_url)
+    relay.FAMILY_CACHE.forget(conn.base_url)
     # Read /api/status first, never from the cache: detection then trusts this fresh answer
     # instead of one up to ten minutes old.
-    info, status = fetch_status(provider.base_url, timeout=timeout)
-    family = family_of(provider, timeout)
+    info, status = fetch_status(conn.base_url, timeout=conn.timeout)
+    family = family_of(provider, conn.timeout)
     chosen = provider.kind != relay.AUTO
-    detected = relay.resolve(provider.base_url, relay.AUTO, timeout) if chosen else family
+    detected = relay.resolve(conn.base_url, relay.AUTO, conn.timeout) if chosen else family
     db.session.commit()  # keeps the detected_kind family_of noted
     found = Probe(
         provider,

@@ -21,8 +21,9 @@ from flask import current_app
 from sqlalchemy import select
 
 import relay
+from blueprints.providers.connect import connect, timeouts
 from blueprints.providers.models import Provider
-from blueprints.providers.service import apply_budget, family_of
+from blueprints.providers.service import family_of
 from blueprints.shared.vault import InvalidToken, Vault, vault
 from database import db, utcnow
 
@@ -96,7 +97,7 @@ def poll_once(now: datetime | None = None, *, force: bool = False) -> PassReport
     with _kept_after_commit(), ThreadPoolExecutor(threads, thread_name_prefix="poll") as pool:
         _run(pool, relays, threads, report, fixed_now)
         report.deferred += sum(len(r.queue) for r in relays.values())
-        reads = ingest.ingest_logs(pool, fixed_now or utcnow(), _timeout())
+        reads = ingest.ingest_logs(pool, fixed_now or utcnow(), timeouts())
         report.log_reads, report.usage_rows = reads
     report.seconds = time.monotonic() - started
     return report
@@ -110,31 +111,31 @@ def poll_key(key_id: int) -> BalanceSample | None:
     key = db.session.get(TrackedKey, key_id)
     if key is None:
         return None
-    r = _plan(db.session.get(Provider, key.provider_id), _timeout(), background=False)
+    r = _plan(db.session.get(Provider, key.provider_id), background=False)
     db.session.commit()  # the family detected, noted on the provider row
     if r.stopped or (r.budgeted and relay.BUDGETS.reserve(r.base_url, relay.POLL_PATHS) > 0):
         return None
-    outcome = _work(vault(), _Job(key.id, key.ciphertext), r, _timeout())
+    outcome = _work(vault(), _Job(key.id, key.ciphertext), r, timeouts())
     if outcome.refused:
         return None
     written, _ = _store([outcome], None)
     return written[0] if written else None
 
 
-def _plan(provider: Provider, timeout, *, background: bool = True) -> _Relay:
+def _plan(provider: Provider, *, background: bool = True) -> _Relay:
     """The provider's family and, for one-api / new-api, its /api/status for this pass."""
-    apply_budget(provider)
-    family = family_of(provider, timeout, background=background)
+    conn = connect(provider)
+    family = family_of(provider, conn.timeout, background=background)
     if family is None:
         # Nothing answered detection: each key records "unreachable" without a call. When
         # /api/status was only held back by a rate limit, nothing is known yet: stay due.
-        answered, _ = relay.FAMILY_CACHE.peek(provider.base_url)
-        return _Relay(provider.base_url, None, None, stopped=not answered, background=background)
+        answered, _ = relay.FAMILY_CACHE.peek(conn.base_url)
+        return _Relay(conn.base_url, None, None, stopped=not answered, background=background)
     if not family.poll_paths:
-        return _Relay(provider.base_url, family, None, background=background)
+        return _Relay(conn.base_url, family, None, background=background)
     # /api/status (cached 10 min) spends the same budget; None = rate limited now.
-    info = relay.poll_info(provider.base_url, timeout)
-    return _Relay(provider.base_url, family, info, stopped=info is None, background=background)
+    info = relay.poll_info(conn.base_url, conn.timeout)
+    return _Relay(conn.base_url, family, info, stopped=info is None, background=background)
 
 
 def _due(now: datetime, report: PassReport, force: bool = False) -> dict[int, _Relay]:
@@ -148,8 +149,7 @@ def _due(now: datetime, report: PassReport, force: bool = False) -> dict[int, _R
     wanted = {provider_id for _, provider_id, _ in rows}
     providers = db.session.scalars(select(Provider).where(Provider.id.in_(wanted))).all()
     report.due = len(rows)
-    timeout = _timeout()
-    relays: dict[int, _Relay] = {p.id: _plan(p, timeout) for p in providers}
+    relays: dict[int, _Relay] = {p.id: _plan(p) for p in providers}
     # Keeps the detected families; no transaction stays open while the pass runs.
     db.session.commit()
     for key_id, provider_id, ciphertext in rows:
@@ -161,7 +161,7 @@ def _run(pool, relays: dict[int, _Relay], threads: int, report, fixed_now) -> No
     per_relay = max(1, int(current_app.config.get("POLL_PER_PROVIDER", 16)))
     batch = max(1, int(current_app.config.get("POLL_BATCH", 100)))
     keys = vault()
-    timeout = _timeout()
+    timeout = timeouts()
     running: dict[Future, int] = {}
     done: list[Outcome] = []
 
@@ -274,8 +274,3 @@ def _kept_after_commit():
 def _tally(report: PassReport, stored: tuple[list[BalanceSample], int]) -> None:
     report.polled += len(stored[0])
     report.failed += stored[1]
-
-
-def _timeout() -> tuple[float, float]:
-    cfg = current_app.config
-    return float(cfg.get("RELAY_CONNECT_TIMEOUT", 3.0)), float(cfg.get("RELAY_READ_TIMEOUT", 10.0))

@@ -10,10 +10,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 import relay
+from blueprints.providers.clients import client_setup
 from blueprints.providers.models import Provider
 
 from . import limits
-from .clients import client_setup
 from .messages import SCOPE_LABELS, UNIT_LABELS, explain, figures_texts
 from .present import amount, family_of, published, status_label
 

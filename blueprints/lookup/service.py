@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import current_app
 
 import relay
+from blueprints.providers.connect import connect
 from blueprints.providers.models import Provider
-from blueprints.providers.service import apply_budget, find_provider
+from blueprints.providers.service import find_provider
 from blueprints.shared.cache import TTLCache, fingerprint
 from blueprints.shared.errors import Refusal
 from relay import http
@@ -39,12 +40,6 @@ def public_provider(name: str | None) -> Provider:
     return provider
 
 
-def timeouts() -> tuple[float, float]:
-    """(connect, read) seconds for relay calls."""
-    config = current_app.config
-    return float(config["RELAY_CONNECT_TIMEOUT"]), float(config["RELAY_READ_TIMEOUT"])
-
-
 def lookup_key(provider: Provider, key: str) -> relay.Balance:
     """The key's balance; a repeat within RESULT_CACHE_SECONDS is served from memory."""
     # The admin's family choice is part of the name: changing it must not serve an old answer.
@@ -52,8 +47,8 @@ def lookup_key(provider: Provider, key: str) -> relay.Balance:
     cached = RESULTS.get(name)
     if cached is not None:
         return cached
-    apply_budget(provider)
-    balance = relay.lookup(provider.base_url, key, kind=provider.kind, timeout=timeouts())
+    conn = connect(provider)
+    balance = relay.lookup(conn.base_url, key, kind=provider.kind, timeout=conn.timeout)
     # An active key whose figures were missing this time would keep showing them missing.
     if balance.status in _CACHEABLE and not balance.figures_error:
         RESULTS.set(name, balance, current_app.config["RESULT_CACHE_SECONDS"])
@@ -70,13 +65,13 @@ def load_log(provider: Provider, key: str) -> relay.LogResult:
     cached = LOGS.get(name)
     if cached is not None:
         return cached
-    apply_budget(provider)
-    family = relay.resolve(provider.base_url, provider.kind, timeouts())
+    conn = connect(provider)
+    family = relay.resolve(conn.base_url, provider.kind, conn.timeout)
     if family is not None and LOG not in family.can:
         skipped = http.Answer(LOG_TOKEN, http.SKIPPED)
         return relay.LogResult(skipped, None, False, "USD", family.name)
-    info = relay.relay_info(provider.base_url, timeouts())
-    result = relay.fetch_logs(provider.base_url, key, info, timeout=timeouts())
+    info = relay.relay_info(conn.base_url, conn.timeout)
+    result = relay.fetch_logs(conn.base_url, key, info, timeout=conn.timeout)
     if result.rows is not None:
         LOGS.set(name, result, current_app.config["LOG_CACHE_SECONDS"])
     return result

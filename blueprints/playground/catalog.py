@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from flask import current_app
 
+from blueprints.providers.connect import timeouts
 from blueprints.shared.cache import TTLCache, fingerprint
 from relay import STATUS_CACHE, chat, relay_info
 
 MODELS = TTLCache(max_items=512)
-
-
-def timeouts() -> tuple[float, float]:
-    """(connect, read) seconds for the short calls (models, relay status)."""
-    config = current_app.config
-    return float(config["RELAY_CONNECT_TIMEOUT"]), float(config["RELAY_READ_TIMEOUT"])
 
 
 def models(base_url: str, key: str) -> tuple[list[str] | None, object]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from blueprints.lookup.clients import client_setup
+from blueprints.providers.clients import client_setup
 
 LANGUAGES = ("curl", "python", "requests", "langchain", "node")
 KEY_PLACEHOLDER = "<your relay key>"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, make_response, render_template, stream_with_context
+from flask import Response, make_response, render_template, stream_with_context
 
+from blueprints.providers.connect import timeouts
 from blueprints.providers.prices import prices_of
 from blueprints.shared import no_store, render_htmx
 
@@ -69,9 +70,8 @@ def stream(run_id: str):
     run = RUNS.claim(run_id, source.owner())
     if run is None:
         return Response(status=204)
-    config = current_app.config
-    timeouts = (float(config["RELAY_CONNECT_TIMEOUT"]), float(config["PLAYGROUND_READ_TIMEOUT"]))
-    response = Response(stream_with_context(events(run, timeouts)), mimetype="text/event-stream")
+    body = stream_with_context(events(run, timeouts("stream")))
+    response = Response(body, mimetype="text/event-stream")
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return no_store(response)
 

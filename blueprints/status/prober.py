@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from blueprints.providers.connect import timeouts
 from blueprints.providers.models import Provider
 from blueprints.providers.service import apply_budget, family_of
 from blueprints.shared.vault import InvalidToken, vault
@@ -78,7 +79,7 @@ def probe_once(now: datetime | None = None, *, force: bool = False) -> ProbeRepo
     report.due = len(jobs)
     if jobs:
         threads = max(1, int(current_app.config["STATUS_THREADS"]))
-        timeout = _timeout()
+        timeout = timeouts("probe")
         with ThreadPoolExecutor(min(threads, len(jobs)), thread_name_prefix="probe") as pool:
             results = list(pool.map(lambda job: (job, *_run(job, timeout, fixed)), jobs))
         store(results, report, now)
@@ -106,7 +107,7 @@ def due_jobs(now: datetime, force: bool = False) -> tuple[list[Job], float]:
             picked.append((monitor, provider, wanted))
     # Only the provider tiers depend on the family; chat probes are the same everywhere.
     reached = [p for _m, p, wanted in picked if any(t in PROVIDER_TIERS for t, _n, _i in wanted)]
-    families = _families(reached, _timeout())
+    families = _families(reached, timeouts("probe"))
     jobs, lag = [], 0.0
     for monitor, provider, wanted in picked:
         family = families.get(provider.id)
@@ -323,11 +324,6 @@ def _row(job: Job, at: datetime, result: probes.ProbeResult) -> dict:
         "ttft_ms": result.ttft_ms,
         "tokens_per_s": result.tokens_per_s,
     }
-
-
-def _timeout() -> tuple[float, float]:
-    config = current_app.config
-    return float(config["STATUS_CONNECT_TIMEOUT"]), float(config["STATUS_READ_TIMEOUT"])
 
 
 def probe_job() -> ProbeReport:
