@@ -67,9 +67,8 @@ FEATURE_ALLOWLIST: set[tuple[str, str]] = {
     ("blueprints.status.models", "blueprints.keys.vault"),
     ("blueprints.status.prober", "blueprints.keys.vault"),
     ("blueprints.status.settings", "blueprints.keys.vault"),
-    # status reaching into usage's upsert helper and writing alerts' delivery rows.
+    # status reaching into usage's upsert helper.
     ("blueprints.status.history", "blueprints.usage.upsert"),
-    ("blueprints.status.states", "blueprints.alerts.models"),
     # Setup steps: core imports the features instead of the steps registering themselves.
     ("blueprints.core.setup", "blueprints.status.settings"),
     ("blueprints.core.setup", "blueprints.usage.daily"),

@@ -1,7 +1,8 @@
 """Alerts: low balance, expiry, bad status and recovery, sent once per crossing."""
 
-# Importing evaluate connects its receiver to keys.signals.key_polled.
-from . import deliver, evaluate, models
+# Importing evaluate connects its receiver to keys.signals.key_polled, importing status_changes
+# its receiver to providers.signals.state_changed: every process that builds the app listens.
+from . import deliver, evaluate, models, status_changes
 from .routes import bp
 
-__all__ = ["bp", "deliver", "evaluate", "models"]
+__all__ = ["bp", "deliver", "evaluate", "models", "status_changes"]
