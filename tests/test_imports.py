@@ -69,9 +69,6 @@ FEATURE_ALLOWLIST: set[tuple[str, str]] = {
     ("blueprints.status.settings", "blueprints.keys.vault"),
     # status reaching into usage's upsert helper.
     ("blueprints.status.history", "blueprints.usage.upsert"),
-    # Setup steps: core imports the features instead of the steps registering themselves.
-    ("blueprints.core.setup", "blueprints.status.settings"),
-    ("blueprints.core.setup", "blueprints.usage.daily"),
     # The scheduler's CLI imports the jobs (the runner names them by strings, unseen here).
     ("blueprints.scheduler.cli", "blueprints.keys.poller"),
     ("blueprints.scheduler.cli", "blueprints.status.prober"),

@@ -7,7 +7,8 @@ import re
 from blueprints.keys.vault import vault
 from blueprints.lookup.keys import BadInput, clean_key, mask
 from blueprints.providers.models import Provider
-from database import db
+from blueprints.providers.service import list_providers
+from database import db, setup_step
 
 from .models import Due, Monitor
 
@@ -102,3 +103,9 @@ def monitor_defaults(providers: list[Provider]) -> int:
             configure(provider, enabled=True)
             added += 1
     return added
+
+
+@setup_step(first_run=True)
+def monitor_seeded() -> int:
+    """On a new database: the seeded providers' reachability is on /status from the start."""
+    return monitor_defaults(list_providers())
