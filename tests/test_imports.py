@@ -42,6 +42,11 @@ ALLOWED_EXTRA = {
     "alerts": ("blueprints.keys",),
     "playground": ("blueprints.keys",),
 }
+# Where features are put together: admin (the admin pages of every feature) and the scheduler (every
+# feature's jobs). Besides what any feature may import, they may import any feature's package: its
+# `__init__` is the door, exporting what the feature offers them; its other modules stay internal.
+# Nothing imports them back but the registration list in `blueprints/__init__.py`.
+ASSEMBLERS = ("admin", "scheduler")
 # The shared package is below every feature: it imports none of them.
 ALLOWED_FOR_SHARED = ("relay", SHARED, "database", "extensions")
 # Features whose submodules nobody outside them imports (their package's `__init__` is the door).
@@ -215,13 +220,23 @@ def _feature_of(module: str) -> str | None:
     return parts[1] if path is not None and path.name == "__init__.py" else None
 
 
+def _is_door(module: str) -> bool:
+    """True for a feature's package itself (`blueprints.status`), not one of its modules."""
+    feature = _feature_of(module)
+    return feature is not None and module == f"{FEATURES_ROOT}.{feature}"
+
+
 def _breaks_feature_rule(source: str, target: str) -> str | None:
     """Why the edge breaks the feature rule, or None when it does not."""
     feature = _feature_of(source)
-    if feature is not None and _feature_of(target) != feature:
+    target_feature = _feature_of(target)
+    if feature is not None and target_feature != feature:
         allowed = ALLOWED_FOR_FEATURES + ALLOWED_EXTRA.get(feature, ())
-        if not any(_within(target, package) for package in allowed):
+        door = feature in ASSEMBLERS and _is_door(target)
+        if not door and not any(_within(target, package) for package in allowed):
             return f"feature {feature} may not import {target}"
+    if target_feature in ASSEMBLERS and feature != target_feature and source != FEATURES_ROOT:
+        return f"only the registration list imports {target}"
     if _within(source, SHARED) and not any(_within(target, p) for p in ALLOWED_FOR_SHARED):
         return f"the shared package may not import {target}"
     for package in PRIVATE_INTERNALS:
@@ -281,7 +296,8 @@ def test_it_lets_nothing_import_the_factory():
 
 
 def test_it_keeps_features_to_the_allowed_imports():
-    """A feature imports relay, providers, auth, shared, database, extensions (+ keys for some)."""
+    """A feature imports relay, providers, auth, shared, database, extensions (+ keys for some);
+    admin and the scheduler also import the other features' packages, never their modules."""
     new = {
         edge: reason
         for edge, reason in _feature_violations().items()
@@ -289,6 +305,16 @@ def test_it_keeps_features_to_the_allowed_imports():
     }
     message = "\n".join(f"  {a} -> {b}: {why}" for (a, b), why in sorted(new.items()))
     assert not new, "imports breaking the feature rule:\n" + message
+
+
+def test_it_lets_only_admin_and_the_scheduler_through_a_features_door():
+    """The assemblers may import `blueprints.status`, not its modules; features neither."""
+    assert _breaks_feature_rule("blueprints.admin.monitor", "blueprints.status") is None
+    assert _breaks_feature_rule("blueprints.scheduler.runner", "blueprints.keys") is None
+    assert _breaks_feature_rule("blueprints.admin.monitor", "blueprints.status.settings")
+    assert _breaks_feature_rule("blueprints.alerts.service", "blueprints.status")
+    assert _breaks_feature_rule("blueprints.keys.routes", "blueprints.admin")
+    assert _breaks_feature_rule("blueprints", "blueprints.scheduler.runner") is None
 
 
 def test_the_allowlists_only_shrink():

@@ -1,4 +1,7 @@
-"""Admin pages: providers and users (admins only; plain forms, htmx for "test connection")."""
+"""Admin pages: providers, their monitors and users (admins only).
+
+Plain forms; htmx only for "test connection".
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from blueprints.shared import no_store, render_htmx
 from database import db
 from extensions import htmx
 
-from . import providers, users
+from . import monitor, providers, users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -154,6 +157,36 @@ def test_provider(pid: int):
     if htmx:
         return no_store(make_response(render_template("admin/_probe.html", probe=probe)))
     return _providers_page(probe=probe)
+
+
+@bp.get("/status/<int:pid>", endpoint="monitor")
+def monitor_page(pid: int):
+    """Monitor settings, incidents and notices of one provider."""
+    return monitor.page(pid)
+
+
+@bp.post("/status/<int:pid>")
+def save_monitor(pid: int):
+    """Save the monitor settings."""
+    return monitor.save(pid, request.form)
+
+
+@bp.post("/status/<int:pid>/notices")
+def add_notice(pid: int):
+    """Add an announcement or a maintenance window."""
+    return monitor.add_notice(pid, request.form)
+
+
+@bp.post("/status/notices/<int:notice_id>/end")
+def end_notice(notice_id: int):
+    """End an announcement or maintenance window now."""
+    return monitor.end_notice(notice_id)
+
+
+@bp.post("/status/incidents/<int:incident_id>/notes")
+def add_note(incident_id: int):
+    """Add an update note to an incident."""
+    return monitor.add_note(incident_id, request.form)
 
 
 @bp.get("/users", endpoint="users")
