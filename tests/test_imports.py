@@ -74,9 +74,6 @@ FEATURE_ALLOWLIST: set[tuple[str, str]] = {
     ("blueprints.status.settings", "blueprints.keys.vault"),
     # status reaching into usage's upsert helper.
     ("blueprints.status.history", "blueprints.usage.upsert"),
-    # The scheduler's CLI imports the jobs (the runner names them by strings, unseen here).
-    ("blueprints.scheduler.cli", "blueprints.keys.poller"),
-    ("blueprints.scheduler.cli", "blueprints.status.prober"),
     # Language choices living in core.
     ("blueprints.auth.routes", "blueprints.core.i18n"),
 }

@@ -6,8 +6,10 @@ scheduler) import these names from here, never status's modules.
 
 from . import cli, models
 from .board import active_notices
+from .history import cleanup_job
 from .notices import add_note, end_notice, find_incident, publish_notice, recent_incidents
 from .pages import labels
+from .prober import probe_job, probe_once
 from .routes import bp
 from .settings import LIMITS, SettingsError, configure, monitor_of, parse_models
 
@@ -16,6 +18,7 @@ __all__ = [
     "SettingsError",
     "active_notices",
     "add_note",
+    "cleanup_job",
     "bp",
     "cli",
     "configure",
@@ -25,6 +28,8 @@ __all__ = [
     "models",
     "monitor_of",
     "parse_models",
+    "probe_job",
+    "probe_once",
     "publish_notice",
     "recent_incidents",
 ]

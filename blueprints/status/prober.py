@@ -331,5 +331,5 @@ def _timeout() -> tuple[float, float]:
 
 
 def probe_job() -> ProbeReport:
-    """Scheduler entry point (runner.py names it by text)."""
+    """The scheduler's job: one pass of the due probes."""
     return probe_once()
