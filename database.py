@@ -1,8 +1,10 @@
-"""The database: declarative base, aware-UTC timestamps, the `db` object and SQLite pragmas."""
+"""The database: declarative base, aware-UTC timestamps, the `db` object, SQLite pragmas and the
+data steps `flask setup` runs after upgrading the schema."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
@@ -67,3 +69,19 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+# What `flask setup` runs after the schema upgrade: name -> (step, first_run). Features register
+# their own steps when they are imported (in import order), so the setup command imports none.
+SETUP_STEPS: dict[str, tuple[Callable[[], object], bool]] = {}
+
+
+def setup_step(*, first_run: bool = False):
+    """Decorator: `flask setup` calls the function on every run, or (first_run) only when the
+    database was new, after the default providers were seeded."""
+
+    def register(step: Callable[[], object]) -> Callable[[], object]:
+        SETUP_STEPS[f"{step.__module__}.{step.__qualname__}"] = (step, first_run)
+        return step
+
+    return register

@@ -1,4 +1,4 @@
-"""Admin pages: providers and users, admins only, CSRF, test connection, last-admin guard."""
+"""Admin pages: providers, monitors and users, admins only, CSRF, test connection, last admin."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import re
 import socket
 
 import pytest
+from sqlalchemy import select
 
 from blueprints.auth.service import create_user, find_user, list_users
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.keys.service import add_key
 from blueprints.providers.models import Provider
 from blueprints.providers.service import add_provider, find_provider, list_providers
-from database import db
+from blueprints.status.models import Incident, Notice
+from database import db, utcnow
 from tests.conftest import PASSWORD, login, make_app
 from tests.fakerelay import DEFAULT_VERSIONS, FLAVORS
 
@@ -67,6 +69,9 @@ ROUTES = [
     ("post", "/admin/users/{uid}/active"),
     ("post", "/admin/users/{uid}/role"),
     ("post", "/admin/users/{uid}/password"),
+    ("get", "/admin/status/{pid}"),
+    ("post", "/admin/status/{pid}"),
+    ("post", "/admin/status/{pid}/notices"),
 ]
 
 
@@ -487,3 +492,28 @@ def test_it_serves_the_tables_alone_to_htmx(admin):
         assert "<html" in page and table in page
         assert "<html" not in part and table in part
         assert admin.get(url).headers["Cache-Control"] == "no-store"
+
+
+# -- monitors -----------------------------------------------------------------------------------
+
+
+def test_it_ends_notices_and_adds_incident_notes_on_the_monitor_page(app, admin, world):
+    """A notice for every provider ends back on the list; a note needs 1 to 2000 characters."""
+    pid = world["pid"]
+    with app.app_context():
+        incident = Incident(provider_id=pid, state="down", cause="timeout", started_at=utcnow())
+        db.session.add(incident)
+        db.session.commit()
+        iid = incident.id
+    form = {"kind": "announcement", "title": "soon", "scope": "all"}
+    published = admin.post(f"/admin/status/{pid}/notices", data=form)
+    assert published.headers["Location"] == f"/admin/status/{pid}"
+    with app.app_context():
+        nid = db.session.scalar(select(Notice.id))
+    assert admin.post(f"/admin/status/notices/{nid}/end").headers["Location"] == "/admin/providers"
+    assert admin.post(f"/admin/status/incidents/{iid}/notes", data={"body": " "}).status_code == 400
+    noted = admin.post(f"/admin/status/incidents/{iid}/notes", data={"body": "fixed upstream"})
+    assert noted.headers["Location"] == f"/admin/status/{pid}"
+    page = admin.get(f"/admin/status/{pid}").get_data(as_text=True)
+    assert "fixed upstream" in page and "soon" not in page
+    assert admin.post("/admin/status/incidents/999/notes", data={"body": "x"}).status_code == 404

@@ -13,10 +13,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from babel.messages.pofile import read_po
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app import create_app
-from database import db
+from blueprints.status.models import Monitor
+from database import SETUP_STEPS, db
 from tests.conftest import make_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +78,21 @@ def test_it_sets_up_and_seeds_only_on_the_first_run(tmp_path):
     flask("providers", "remove", "聚合AI")
     assert "seeded" not in flask("setup")
     assert flask("providers", "list").strip() == ""
+
+
+def test_it_runs_the_setup_steps_the_features_registered(tmp_path):
+    """Every run: usage's stored day zones; first run, after seeding: status watches the seeds."""
+    steps = {f"{step.__module__}.{step.__name__}": first for step, first in SETUP_STEPS.values()}
+    assert steps == {
+        "blueprints.usage.daily.sync_zones": False,
+        "blueprints.status.settings.monitor_seeded": True,
+    }
+    seeds = [{"name": "seed", "base_url": "https://seed.example"}]
+    app = make_app(tmp_path, DEFAULT_PROVIDERS=seeds)
+    with app.app_context():
+        monitor = db.session.scalars(select(Monitor)).one()
+        assert (monitor.enabled, monitor.public) == (True, True)
+        db.engine.dispose()
 
 
 def test_it_sends_security_headers_with_a_fresh_nonce(client):

@@ -42,26 +42,18 @@ ALLOWED_EXTRA = {
     "alerts": ("blueprints.keys",),
     "playground": ("blueprints.keys",),
 }
+# Where features are put together: admin (the admin pages of every feature) and the scheduler (every
+# feature's jobs). Besides what any feature may import, they may import any feature's package: its
+# `__init__` is the door, exporting what the feature offers them; its other modules stay internal.
+# Nothing imports them back but the registration list in `blueprints/__init__.py`.
+ASSEMBLERS = ("admin", "scheduler")
 # The shared package is below every feature: it imports none of them.
 ALLOWED_FOR_SHARED = ("relay", SHARED, "database", "extensions")
 # Features whose submodules nobody outside them imports (their package's `__init__` is the door).
 PRIVATE_INTERNALS = ("blueprints.lookup", "blueprints.status", "blueprints.usage")
 
-# Edges inside an import circle today, exact module → module pairs. None since database.py and
-# extensions.py left app.py (app → blueprints → … → app was one circle of 86 modules).
-CIRCLE_ALLOWLIST: set[tuple[str, str]] = set()
-
-# Edges that break the feature rule today (issue 11 removes them); exact module → module pairs.
-FEATURE_ALLOWLIST: set[tuple[str, str]] = {
-    # status writing alerts' delivery rows.
-    ("blueprints.status.states", "blueprints.alerts.models"),
-    # Setup steps: core imports the features instead of the steps registering themselves.
-    ("blueprints.core.setup", "blueprints.status.settings"),
-    ("blueprints.core.setup", "blueprints.usage.daily"),
-    # The scheduler's CLI imports the jobs (the runner names them by strings, unseen here).
-    ("blueprints.scheduler.cli", "blueprints.keys.poller"),
-    ("blueprints.scheduler.cli", "blueprints.status.prober"),
-}
+# No exceptions: since issue 11 every edge keeps the rule (before it, app → blueprints → … → app
+# was one circle of 86 modules and 19 imports reached into other features' internals).
 
 
 def _within(module: str, package: str) -> bool:
@@ -185,14 +177,6 @@ def _a_cycle(graph: dict[str, set[str] | frozenset[str]], component: set[str]) -
     raise AssertionError(f"no circle through {start}")
 
 
-def _circle_edges(graph: dict[str, set[str] | frozenset[str]]) -> set[tuple[str, str]]:
-    """Edges whose two ends sit in the same circle."""
-    edges = set()
-    for component in _components(graph):
-        edges |= {(a, b) for a in component for b in graph[a] if b in component}
-    return edges
-
-
 def _feature_of(module: str) -> str | None:
     """`keys` for `blueprints.keys.poller`; None outside the feature packages."""
     parts = module.split(".")
@@ -202,13 +186,23 @@ def _feature_of(module: str) -> str | None:
     return parts[1] if path is not None and path.name == "__init__.py" else None
 
 
+def _is_door(module: str) -> bool:
+    """True for a feature's package itself (`blueprints.status`), not one of its modules."""
+    feature = _feature_of(module)
+    return feature is not None and module == f"{FEATURES_ROOT}.{feature}"
+
+
 def _breaks_feature_rule(source: str, target: str) -> str | None:
     """Why the edge breaks the feature rule, or None when it does not."""
     feature = _feature_of(source)
-    if feature is not None and _feature_of(target) != feature:
+    target_feature = _feature_of(target)
+    if feature is not None and target_feature != feature:
         allowed = ALLOWED_FOR_FEATURES + ALLOWED_EXTRA.get(feature, ())
-        if not any(_within(target, package) for package in allowed):
+        door = feature in ASSEMBLERS and _is_door(target)
+        if not door and not any(_within(target, package) for package in allowed):
             return f"feature {feature} may not import {target}"
+    if target_feature in ASSEMBLERS and feature != target_feature and source != FEATURES_ROOT:
+        return f"only the registration list imports {target}"
     if _within(source, SHARED) and not any(_within(target, p) for p in ALLOWED_FOR_SHARED):
         return f"the shared package may not import {target}"
     for package in PRIVATE_INTERNALS:
@@ -251,11 +245,8 @@ def test_it_finds_the_application_modules():
 
 
 def test_it_has_no_import_circles():
-    """Zero circles, counting function-level imports, once the allowlisted edges are set aside."""
-    graph = {
-        module: {target for target in targets if (module, target) not in CIRCLE_ALLOWLIST}
-        for module, targets in _graph().items()
-    }
+    """Zero circles, counting function-level imports."""
+    graph = _graph()
     circles = [" -> ".join(_a_cycle(graph, c)) for c in _components(graph)]
     assert not circles, "import circles:\n" + "\n".join(circles)
 
@@ -268,23 +259,18 @@ def test_it_lets_nothing_import_the_factory():
 
 
 def test_it_keeps_features_to_the_allowed_imports():
-    """A feature imports relay, providers, auth, shared, database, extensions (+ keys for some)."""
-    new = {
-        edge: reason
-        for edge, reason in _feature_violations().items()
-        if edge not in FEATURE_ALLOWLIST
-    }
+    """A feature imports relay, providers, auth, shared, database, extensions (+ keys for some);
+    admin and the scheduler also import the other features' packages, never their modules."""
+    new = _feature_violations()
     message = "\n".join(f"  {a} -> {b}: {why}" for (a, b), why in sorted(new.items()))
     assert not new, "imports breaking the feature rule:\n" + message
 
 
-def test_the_allowlists_only_shrink():
-    """An allowlisted edge that is gone (or no longer breaks a rule) must leave the list."""
-    stale_circles = CIRCLE_ALLOWLIST - _circle_edges(_graph())
-    stale_features = FEATURE_ALLOWLIST - _feature_violations().keys()
-    assert not stale_circles, "CIRCLE_ALLOWLIST edges no longer in a circle:\n" + _lines(
-        stale_circles
-    )
-    assert not stale_features, "FEATURE_ALLOWLIST edges no longer violating:\n" + _lines(
-        stale_features
-    )
+def test_it_lets_only_admin_and_the_scheduler_through_a_features_door():
+    """The assemblers may import `blueprints.status`, not its modules; features neither."""
+    assert _breaks_feature_rule("blueprints.admin.monitor", "blueprints.status") is None
+    assert _breaks_feature_rule("blueprints.scheduler.runner", "blueprints.keys") is None
+    assert _breaks_feature_rule("blueprints.admin.monitor", "blueprints.status.settings")
+    assert _breaks_feature_rule("blueprints.alerts.service", "blueprints.status")
+    assert _breaks_feature_rule("blueprints.keys.routes", "blueprints.admin")
+    assert _breaks_feature_rule("blueprints", "blueprints.scheduler.runner") is None

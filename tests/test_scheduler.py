@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -12,12 +13,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from blueprints.alerts import deliver_due_job
 from blueprints.auth.models import User
+from blueprints.keys import poll_once, prune_samples
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.providers.models import Provider
 from blueprints.scheduler import runner
 from blueprints.scheduler.lease import acquire, holder_of, release
 from blueprints.shared.vault import vault
+from blueprints.status import probe_job
 from database import db, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,9 +86,9 @@ def test_it_runs_a_job_only_in_the_scheduler_holding_the_lease(app):
     old_sample(app)
     with app.app_context():
         assert acquire(runner.LEASE, "first", TTL)
-    assert runner.run_guarded(app, "second", runner.RETENTION) is None
+    assert runner.run_guarded(app, "second", prune_samples) is None
     assert sample_count(app) == 1  # the second scheduler did nothing
-    assert runner.run_guarded(app, "first", runner.RETENTION) == 1
+    assert runner.run_guarded(app, "first", prune_samples) == 1
     assert sample_count(app) == 0
 
 
@@ -93,12 +97,12 @@ def test_it_lets_the_standby_act_once_the_holder_is_gone(app):
     with app.app_context():
         assert acquire(runner.LEASE, "dead", TTL, utcnow() - timedelta(seconds=TTL + 5))
     assert runner.keep_lease(app, "standby")
-    assert runner.run_guarded(app, "standby", runner.RETENTION) == 1
+    assert runner.run_guarded(app, "standby", prune_samples) == 1
     assert not runner.keep_lease(app, "dead")
 
 
 def test_it_keeps_a_failing_job_from_killing_the_scheduler(app, caplog):
-    assert runner.run_guarded(app, "me", "json:loads") is None  # TypeError: no argument
+    assert runner.run_guarded(app, "me", json.loads) is None  # TypeError: no argument
     assert "scheduled job json:loads failed" in caplog.text
 
 
@@ -108,21 +112,15 @@ def test_it_builds_the_jobs_with_safe_defaults(app):
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
     assert set(jobs) == {"lease", "poll", "alerts", "retention", "probes", "status_cleanup"}
-    assert jobs["poll"].args[2] == runner.POLL
+    assert jobs["poll"].args[2] is poll_once
     assert jobs["poll"].trigger.interval == timedelta(seconds=30)
-    assert jobs["probes"].args[2] == runner.PROBES
+    assert jobs["probes"].args[2] is probe_job
+    assert jobs["alerts"].args[2] is deliver_due_job
     assert jobs["probes"].trigger.interval == timedelta(seconds=15)
     assert str(jobs["retention"].trigger).startswith("cron[hour='3', minute='30'")
     assert str(jobs["status_cleanup"].trigger).startswith("cron[hour='3', minute='45'")
     for job in jobs.values():
         assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 30)
-
-
-def test_it_leaves_out_a_job_that_cannot_be_imported(app, monkeypatch, caplog):
-    monkeypatch.setattr(runner, "ALERTS", "blueprints.nowhere:deliver")
-    scheduler = runner.build(app, runner.BackgroundScheduler(), "me")
-    assert "alerts" not in {job.id for job in scheduler.get_jobs()}
-    assert "blueprints.nowhere:deliver cannot be imported" in caplog.text
 
 
 def test_it_starts_in_process_only_when_enabled_and_not_in_the_reloader_parent(app, monkeypatch):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -221,6 +224,20 @@ def test_state_changes_reach_subscribed_admins_only_outside_maintenance(app, fak
     assert health(app, pid).state == "up"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Delivery)) == 1  # muted
+
+
+def test_every_process_that_imports_the_app_has_alerts_listening_to_status():
+    """Web, `flask scheduler` and `flask poll-once` all import app: alerts' receiver is on."""
+    code = (
+        "import app\n"
+        "from blueprints.providers.signals import state_changed\n"
+        "print(*(f'{r.__module__}.{r.__name__}' for r in state_changed.receivers_for(None)))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["blueprints.alerts.status_changes.on_state_changed"]
 
 
 # -- pages, feed, badge -------------------------------------------------------------------------

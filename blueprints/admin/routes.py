@@ -1,4 +1,7 @@
-"""Admin pages: providers and users (admins only; plain forms, htmx for "test connection")."""
+"""Admin pages: providers, their monitors and users (admins only).
+
+Plain forms; htmx only for "test connection".
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from blueprints.providers.service import ProviderError, delete_provider, edit_pr
 from blueprints.shared import no_store, render_htmx
 from database import db
 
-from . import providers, users
+from . import monitor, providers, users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -151,6 +154,36 @@ def test_provider(pid: int):
     """Detect the relay family afresh and show what it can answer (or why nothing answered)."""
     probe = providers.probe(db.get_or_404(Provider, pid))
     return _providers_page(partial="admin/_probe.html", probe=probe)
+
+
+@bp.get("/status/<int:pid>", endpoint="monitor")
+def monitor_page(pid: int):
+    """Monitor settings, incidents and notices of one provider."""
+    return monitor.page(pid)
+
+
+@bp.post("/status/<int:pid>")
+def save_monitor(pid: int):
+    """Save the monitor settings."""
+    return monitor.save(pid, request.form)
+
+
+@bp.post("/status/<int:pid>/notices")
+def add_notice(pid: int):
+    """Add an announcement or a maintenance window."""
+    return monitor.add_notice(pid, request.form)
+
+
+@bp.post("/status/notices/<int:notice_id>/end")
+def end_notice(notice_id: int):
+    """End an announcement or maintenance window now."""
+    return monitor.end_notice(notice_id)
+
+
+@bp.post("/status/incidents/<int:incident_id>/notes")
+def add_note(incident_id: int):
+    """Add an update note to an incident."""
+    return monitor.add_note(incident_id, request.form)
 
 
 @bp.get("/users", endpoint="users")

@@ -78,3 +78,27 @@ def _lines(event: str, data: dict) -> list[str]:
 
 def _money(value: float, unit: str | None) -> str:
     return f"{value:,.2f} {unit or ''}".strip()
+
+
+def status_event(
+    provider: str, model: str, old: str, new: str, cause: str | None, at: datetime
+) -> dict:
+    """A provider's (or a model's on it) state change: title and lines in both languages."""
+    icon = {"up": "✅", "degraded": "⚠️", "down": "🔴"}.get(new, "•")
+    what = f"{provider} · {model}" if model else provider
+    lines = [
+        f"{old} → {new}",
+        f"原因 cause: {cause}" if cause else "",
+        f"时间 at: {at.strftime('%Y-%m-%d %H:%M:%S')} UTC",
+    ]
+    return {
+        "event": f"status_{new}",
+        "title": f"{icon} {what}: {new}",
+        "lines": [line for line in lines if line],
+        "provider": provider,
+        "model": model,
+        "state": new,
+        "previous": old,
+        "cause": cause,
+        "at": at.isoformat(),
+    }

@@ -6,24 +6,29 @@ from alembic.migration import MigrationContext
 from flask import current_app
 from flask_migrate import upgrade
 
-from blueprints.providers.service import list_providers, seed_defaults
-from blueprints.status.settings import monitor_defaults
-from blueprints.usage.daily import sync_zones
-from database import db
+from blueprints.providers.service import seed_defaults
+from database import SETUP_STEPS, db
 
 
 def setup_database() -> int:
     """Upgrade to the newest schema; return how many default providers were seeded.
 
-    Also brings the stored day zones in line with USAGE_DAY_ZONES (daily rollups), and on the
-    first run watches the seeded providers' reachability (status page).
+    Then runs the steps features registered (database.setup_step): every run's (usage: the
+    stored day zones follow USAGE_DAY_ZONES), and on the first run, after seeding, the first
+    run's (status: watch the seeded providers' reachability).
     """
     with db.engine.connect() as connection:
         first_run = MigrationContext.configure(connection).get_current_revision() is None
     upgrade()
-    sync_zones()
+    _run_steps(first_run=False)
     if not first_run:
         return 0
     seeded = seed_defaults(current_app.config.get("DEFAULT_PROVIDERS") or [])
-    monitor_defaults(list_providers())  # the seeded relays' reachability on /status from the start
+    _run_steps(first_run=True)
     return seeded
+
+
+def _run_steps(*, first_run: bool) -> None:
+    for step, only_first in SETUP_STEPS.values():
+        if only_first == first_run:
+            step()

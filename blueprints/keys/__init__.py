@@ -1,6 +1,8 @@
 """Tracked keys: stored encrypted, polled on a schedule, history kept."""
 
 from . import cli, models
+from .poller import poll_once
+from .retention import prune_samples
 from .routes import bp
 
-__all__ = ["bp", "cli", "models"]
+__all__ = ["bp", "cli", "models", "poll_once", "prune_samples"]

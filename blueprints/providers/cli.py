@@ -1,4 +1,7 @@
-"""`flask providers add|edit|list|remove`."""
+"""`flask providers add|edit|list|remove`.
+
+`flask providers monitor` is status's command (blueprints/status/cli.py), added to this group.
+"""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ import logging
 import click
 from flask import Blueprint, current_app
 
-from blueprints.keys.poller import poll_once
-from blueprints.status.prober import probe_once
+from blueprints.keys import poll_once
+from blueprints.status import probe_once
 
 from .lease import acquire, holder_of, release
 from .runner import LEASE, lease_ttl, make_holder, run_forever, stop_in_process

@@ -1,7 +1,7 @@
 """Building the APScheduler 3.11 scheduler: lease-guarded jobs, each in its own app context.
 
-Jobs are named by text ("module:function") and resolved when they run, so this module imports
-no feature. Every job first takes or renews the lease; in a process that does not hold it, the
+The jobs are the features' functions, imported from their packages (the doors) into one list,
+job_specs. Every job first takes or renews the lease; in a process that does not hold it, the
 job returns at once. A separate keeper job renews the lease every few seconds, so a standby
 process takes over within LEASE_SECONDS + LEASE_RENEW_SECONDS of the holder's death.
 """
@@ -14,37 +14,41 @@ import os
 import signal
 import socket
 import uuid
+from collections.abc import Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.util import ref_to_obj
 from flask import Flask
 from flask.helpers import get_debug_flag
 from werkzeug.serving import is_running_from_reloader
+
+from blueprints.alerts import deliver_due_job
+from blueprints.keys import poll_once, prune_samples
+from blueprints.status import cleanup_job, probe_job
 
 from .lease import acquire, release
 
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
-POLL = "blueprints.keys.poller:poll_once"
-ALERTS = "blueprints.alerts.deliver:deliver_due_job"
-RETENTION = "blueprints.keys.retention:prune_samples"
-PROBES = "blueprints.status.prober:probe_job"
-STATUS_CLEANUP = "blueprints.status.history:cleanup_job"
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+Job = Callable[[], object]
 
 
-def job_specs(config) -> list[tuple[str, str, str, dict]]:
-    """(id, target, trigger, trigger args) of every scheduled job."""
+def job_specs(config) -> list[tuple[str, Job, str, dict]]:
+    """(id, job, trigger, trigger args) of every scheduled job."""
+
+    def every(name: str, default: int) -> dict:
+        return {"seconds": int(config.get(name, default))}
+
     return [
-        ("poll", POLL, "interval", {"seconds": int(config.get("POLL_TICK_SECONDS", 30))}),
-        ("alerts", ALERTS, "interval", {"seconds": int(config.get("ALERTS_TICK_SECONDS", 30))}),
-        ("retention", RETENTION, "cron", {"hour": 3, "minute": 30}),
-        ("probes", PROBES, "interval", {"seconds": int(config.get("STATUS_TICK_SECONDS", 15))}),
-        ("status_cleanup", STATUS_CLEANUP, "cron", {"hour": 3, "minute": 45}),
+        ("poll", poll_once, "interval", every("POLL_TICK_SECONDS", 30)),
+        ("alerts", deliver_due_job, "interval", every("ALERTS_TICK_SECONDS", 30)),
+        ("retention", prune_samples, "cron", {"hour": 3, "minute": 30}),
+        ("probes", probe_job, "interval", every("STATUS_TICK_SECONDS", 15)),
+        ("status_cleanup", cleanup_job, "cron", {"hour": 3, "minute": 45}),
     ]
 
 
@@ -53,19 +57,24 @@ def make_holder() -> str:
     return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def run_guarded(app: Flask, holder: str, target: str) -> object:
+def run_guarded(app: Flask, holder: str, job: Job) -> object:
     """Run one job in a fresh app context, only while `holder` holds the lease."""
     with app.app_context():
         if not acquire(LEASE, holder, lease_ttl(app)):
             return None
         try:
-            result = ref_to_obj(target)()
+            result = job()
         except Exception:  # one bad run must not kill the scheduler; the next tick retries
-            log.exception("scheduled job %s failed", target)
+            log.exception("scheduled job %s failed", job_name(job))
             return None
         if hasattr(result, "summary"):
-            log.info("%s: %s", target, result.summary())
+            log.info("%s: %s", job_name(job), result.summary())
         return result
+
+
+def job_name(job: Job) -> str:
+    """The job as module:function, for the log."""
+    return f"{job.__module__}:{job.__qualname__}"
 
 
 def keep_lease(app: Flask, holder: str) -> bool:
@@ -82,7 +91,7 @@ _holding: dict[str, bool] = {}  # holder -> held at the last renewal, only for t
 
 
 def build(app: Flask, scheduler: BaseScheduler, holder: str) -> BaseScheduler:
-    """Add the lease keeper and every job whose target can be imported to `scheduler`."""
+    """Add the lease keeper and every job to `scheduler`."""
     scheduler.configure(
         executors={"default": ThreadPoolExecutor(max_workers=4)}, job_defaults=JOB_DEFAULTS
     )
@@ -90,14 +99,9 @@ def build(app: Flask, scheduler: BaseScheduler, holder: str) -> BaseScheduler:
     scheduler.add_job(
         keep_lease, "interval", seconds=renew, args=[app, holder], id="lease", name="lease"
     )
-    for job_id, target, trigger, trigger_args in job_specs(app.config):
-        try:
-            ref_to_obj(target)
-        except (ImportError, LookupError):
-            log.warning("scheduler: %s cannot be imported; job %s left out", target, job_id)
-            continue
+    for job_id, job, trigger, trigger_args in job_specs(app.config):
         scheduler.add_job(
-            run_guarded, trigger, args=[app, holder, target], id=job_id, name=job_id, **trigger_args
+            run_guarded, trigger, args=[app, holder, job], id=job_id, name=job_id, **trigger_args
         )
     return scheduler
 

@@ -1,4 +1,10 @@
-"""`flask providers monitor NAME …`: watch a provider (the probe key comes from stdin only)."""
+"""`flask providers monitor NAME …`: watch a provider (the probe key comes from stdin only).
+
+The command sits in the `providers` group, where people look for it, but its code is status's:
+it changes status's monitor settings, and providers is the feature every other one may import,
+so providers/cli.py may not import status (that would be a circle). Status adds the command to
+providers' group instead, the way a feature's CLI lives in the feature it changes.
+"""
 
 from __future__ import annotations
 

@@ -337,5 +337,5 @@ def _incremental_vacuum() -> int:
 
 
 def cleanup_job() -> dict[str, int]:
-    """Scheduler entry point (runner.py names it by text): the nightly cleanup."""
+    """The scheduler's nightly job: the cleanup, keeping STATUS_RAW_DAYS of raw probes."""
     return cleanup(raw_days=int(current_app.config["STATUS_RAW_DAYS"]))

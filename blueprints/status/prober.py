@@ -327,5 +327,5 @@ def _row(job: Job, at: datetime, result: probes.ProbeResult) -> dict:
 
 
 def probe_job() -> ProbeReport:
-    """Scheduler entry point (runner.py names it by text)."""
+    """The scheduler's job: one pass of the due probes."""
     return probe_once()

@@ -1,13 +1,15 @@
-"""Status URLs: the public page, one provider's page, /status.json and SVG badges; admin tools."""
+"""Status URLs: the public page, one provider's page, /status.json and SVG badges.
+
+The admin form of a provider's monitor is admin's (blueprints/admin/monitor.py).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 
-from blueprints.auth.access import admin_required
 from extensions import limiter
 
-from . import admin, pages
+from . import pages
 
 bp = Blueprint("status", __name__)
 
@@ -42,38 +44,3 @@ def provider(name: str):
 def badge(name: str):
     """An SVG badge: ?metric=status|uptime&window=24h|7d|30d|90d."""
     return pages.badge_svg(name)
-
-
-@bp.get("/admin/status/<int:pid>")
-@admin_required
-def settings(pid: int):
-    """Monitor settings, incidents and notices of one provider."""
-    return admin.settings_page(pid)
-
-
-@bp.post("/admin/status/<int:pid>")
-@admin_required
-def save_settings(pid: int):
-    """Save the monitor settings."""
-    return admin.save_settings(pid, request.form)
-
-
-@bp.post("/admin/status/<int:pid>/notices")
-@admin_required
-def add_notice(pid: int):
-    """Add an announcement or a maintenance window."""
-    return admin.add_notice(pid, request.form)
-
-
-@bp.post("/admin/status/notices/<int:notice_id>/end")
-@admin_required
-def end_notice(notice_id: int):
-    """End an announcement or maintenance window now."""
-    return admin.end_notice(notice_id)
-
-
-@bp.post("/admin/status/incidents/<int:incident_id>/notes")
-@admin_required
-def add_note(incident_id: int):
-    """Add an update note to an incident."""
-    return admin.add_note(incident_id, request.form)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from blueprints.providers.models import Provider
+from blueprints.providers.service import list_providers
 from blueprints.shared.errors import Refusal
 from blueprints.shared.vault import vault
-from database import db
+from database import db, setup_step
 from relay.keys import BadKey, clean_key, mask
 
 from .models import Due, Monitor
@@ -102,3 +103,9 @@ def monitor_defaults(providers: list[Provider]) -> int:
             configure(provider, enabled=True)
             added += 1
     return added
+
+
+@setup_step(first_run=True)
+def monitor_seeded() -> int:
+    """On a new database: the seeded providers' reachability is on /status from the start."""
+    return monitor_defaults(list_providers())

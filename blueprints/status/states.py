@@ -4,20 +4,19 @@ A provider's own state (model "") follows its reachability probes; each probe mo
 follows its chat probes. Leaving `up` takes `down_after` bad probes in a row: `down` if they all
 failed, `degraded` if some only answered badly (slow, 429, empty). Coming back takes `up_after`
 good probes in a row. Every change opens, worsens or closes an incident; outside maintenance
-windows it is also queued to the admins' channels that subscribed to status changes.
+windows it is also announced (providers.signals.state_changed); alerts queues it to the admins'
+channels that subscribed to status changes.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import or_, select
 
-from blueprints.alerts.models import Channel, Delivery
-from blueprints.auth.models import ADMIN, User
-from blueprints.providers.models import Provider
+from blueprints.providers.signals import state_changed
 from database import db
 
 from .models import Health, Incident, Monitor, Notice
@@ -109,48 +108,18 @@ def in_maintenance(provider_id: int, at: datetime) -> bool:
 
 
 def notify(change: Change) -> int:
-    """Queue the change to every admin channel subscribed to status changes; how many."""
+    """Announce the change (providers.signals.state_changed); how many deliveries were queued."""
     if change.old == "unknown" and change.new == "up":
         return 0  # a first reading is not news
     if in_maintenance(change.provider_id, change.at):
         return 0  # muted: the admins announced this
-    provider = db.session.get(Provider, change.provider_id)
-    event = status_event(change, provider.name if provider else "?")
-    channels = db.session.scalars(
-        select(Channel)
-        .join(User, User.id == Channel.user_id)
-        .where(Channel.enabled.is_(True), Channel.status_changes.is_(True), User.role == ADMIN)
-    ).all()
-    payload = json.dumps(event, ensure_ascii=False)
-    for channel in channels:
-        db.session.add(
-            Delivery(
-                channel_id=channel.id,
-                event=event["event"],
-                payload=payload,
-                next_attempt_at=change.at,
-            )
-        )
-    return len(channels)
-
-
-def status_event(change: Change, provider: str) -> dict:
-    """The event dict alert formats render (title and lines; both languages, like bots need)."""
-    icon = {"up": "✅", "degraded": "⚠️", "down": "🔴"}.get(change.new, "•")
-    what = f"{provider} · {change.model}" if change.model else provider
-    lines = [
-        f"{change.old} → {change.new}",
-        f"原因 cause: {change.cause}" if change.cause else "",
-        f"时间 at: {change.at.strftime('%Y-%m-%d %H:%M:%S')} UTC",
-    ]
-    return {
-        "event": f"status_{change.new}",
-        "title": f"{icon} {what}: {change.new}",
-        "lines": [line for line in lines if line],
-        "provider": provider,
-        "model": change.model,
-        "state": change.new,
-        "previous": change.old,
-        "cause": change.cause,
-        "at": change.at.isoformat(),
-    }
+    answers = state_changed.send(
+        current_app._get_current_object(),
+        provider_id=change.provider_id,
+        model=change.model,
+        old=change.old,
+        new=change.new,
+        cause=change.cause,
+        at=change.at,
+    )
+    return sum(queued or 0 for _receiver, queued in answers)

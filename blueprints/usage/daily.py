@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from blueprints.shared.upsert import upsert
-from database import db
+from database import db, setup_step
 
 from .days import HOUR, day_from_index, local_day, offset_hours, span, zone
 from .models import BalanceDay, BalanceHour, UsageDay, UsageHour
@@ -146,6 +146,7 @@ def _grouped(table, tz: tzinfo, key_id: int | None) -> list[dict]:
     return rows
 
 
+@setup_step()
 def sync_zones() -> tuple[list[str], list[str]]:
     """Build the days of stored zones that have none; drop other zones' rows. (built, dropped)"""
     wanted = set(zones())
