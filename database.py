@@ -3,6 +3,7 @@ data steps `flask setup` runs after upgrading the schema."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -63,12 +64,26 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # The poller writes while requests read: WAL, a busy timeout and real foreign keys.
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
+        _owner_only(cursor)  # before WAL mode: SQLite gives -wal/-shm the database file's mode
         cursor.execute("PRAGMA journal_mode=WAL")
         # Safe with WAL (no corruption on power loss, at worst the last commits) and much cheaper.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+def _owner_only(cursor: sqlite3.Cursor) -> None:
+    """Make the database file and its -wal/-shm mode 0600: they hold ciphertext and history."""
+    for _, _name, path in cursor.execute("PRAGMA database_list").fetchall():
+        for name in (path, f"{path}-wal", f"{path}-shm") if path else ():
+            try:
+                if os.stat(name).st_mode & 0o077:
+                    os.chmod(name, 0o600)
+            except FileNotFoundError:
+                pass  # -wal/-shm appear later, with the mode set above
+            except PermissionError:
+                pass  # someone else's file (a shared deployment): theirs to set
 
 
 # What `flask setup` runs after the schema upgrade: name -> (step, first_run). Features register

@@ -38,6 +38,29 @@ def test_it_reads_config_from_instance_env_and_test_config(tmp_path, monkeypatch
     assert app.config["BATCH_MAX_KEYS"] == 15
 
 
+def test_it_keeps_the_sqlite_database_and_its_wal_owner_only(tmp_path, monkeypatch):
+    """instance/ files are 0600, the database and its -wal/-shm too (even under umask 022)."""
+    monkeypatch.setenv("RELAYDASH_INSTANCE", str(tmp_path))
+    old = os.umask(0o022)
+    try:
+        app = create_app()
+        with app.app_context():
+            db.session.execute(text("CREATE TABLE t (x INTEGER)"))
+            db.session.commit()
+            files = sorted(tmp_path.glob("relaydash.sqlite*"))
+            assert [f.name for f in files] == [
+                "relaydash.sqlite",
+                "relaydash.sqlite-shm",
+                "relaydash.sqlite-wal",
+            ]
+            assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {
+                f.name: 0o600 for f in files
+            }
+            db.engine.dispose()
+    finally:
+        os.umask(old)
+
+
 def test_it_generates_a_secret_key_once_with_mode_0600(tmp_path, monkeypatch):
     """No SECRET_KEY configured → one is generated into instance/ and reused."""
     monkeypatch.setenv("RELAYDASH_INSTANCE", str(tmp_path))
