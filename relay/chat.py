@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from . import http as relay_http
+from . import redact
 from .balance import parse_models
 from .calls import MODELS, call
 from .values import finite_float, reject_constant
@@ -62,6 +63,7 @@ class ChatCall:
     ) -> None:
         self.base_url = base_url
         self._key = key  # never in a repr, a log line or an event
+        self._hidden = redact.key_parts(key)  # what to mask if the relay echoes it
         self.body = body
         self.timeout = (connect_timeout, read_timeout)
         self.sent_at: float | None = None
@@ -178,24 +180,32 @@ class ChatCall:
         if not line:
             return None  # the blank line between events
         text = line.decode("utf-8", "replace")
+        masked = redact.needed(text, self._hidden)
+        raw = redact.redact(text, self._hidden) if masked else text
         if not text.startswith("data:"):
             # ": PING" keep-alives, and event:/id:/retry: fields a relay has no use for
-            return Event("comment", at, raw=text)
+            return Event("comment", at, raw=raw)
         payload = text[5:].strip()
         if payload == "[DONE]":
-            return Event("done", at, raw=text)
+            return Event("done", at, raw=raw)
         try:
             data = json.loads(payload, parse_float=finite_float, parse_constant=reject_constant)
-        except ValueError:
-            return Event("broken", at, raw=text, reason="malformed")
+            if masked:
+                clean = redact.redact_data(data, self._hidden)
+                if clean != data and "\\u" in raw:
+                    # a key spelt in \u escapes survives masking the line: show the JSON anew
+                    raw = "data: " + json.dumps(clean, ensure_ascii=False)
+                data = clean
+        except (ValueError, RecursionError):
+            return Event("broken", at, raw=raw, reason="malformed")
         if not isinstance(data, dict):
-            return Event("broken", at, raw=text, reason="malformed")
+            return Event("broken", at, raw=raw, reason="malformed")
         if isinstance(data.get("error"), dict | str) and data["error"]:
             # An upstream error forwarded inside the stream; the stream may go on.
             message = relay_http.error_message(data)
             answer = relay_http.Answer(CHAT, relay_http.SERVER_ERROR, self.status, data, message)
-            return Event("error", at, raw=text, answer=answer)
-        return Event("data", at, data=data, raw=text)
+            return Event("error", at, raw=raw, answer=answer)
+        return Event("data", at, data=data, raw=raw)
 
     def _reply(self, response: requests.Response) -> Iterator[Event]:
         """A plain reply: an error before the stream, or a stream:false completion."""
@@ -207,11 +217,11 @@ class ChatCall:
             body += chunk
         at = time.perf_counter()
         status, headers = response.status_code, response.headers
-        answer = relay_http.classify(CHAT, status, headers, bytes(body), self._ms(at))
+        answer = relay_http.classify(CHAT, status, headers, bytes(body), self._ms(at), self._hidden)
         if answer.kind == relay_http.RATE_LIMITED and body.strip():
             # classify() skips a 429's body; new-api's model rate limit puts its text there
-            with contextlib.suppress(ValueError):
-                data = json.loads(body, parse_float=finite_float, parse_constant=reject_constant)
+            with contextlib.suppress(ValueError, RecursionError):
+                data = relay_http.parse_json(bytes(body), self._hidden)
                 answer = replace(answer, data=data, message=relay_http.error_message(data))
         if answer.ok and not isinstance(answer.data, dict):
             answer = replace(answer, kind=relay_http.MALFORMED)

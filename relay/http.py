@@ -87,6 +87,8 @@ def get(
 
 
 def _get_once(base_url, path, key, params, timeout, session) -> Answer:
+    # new-api 2025 takes the key as ?key= too: mask whatever key was sent, however it went
+    hidden = redact.key_parts(key, *(v for k, v in (params or {}).items() if k == "key"))
     headers = {"Accept": "application/json"}
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
@@ -108,11 +110,22 @@ def _get_once(base_url, path, key, params, timeout, session) -> Answer:
             body = response.content
         except requests.exceptions.RequestException:
             return Answer(path, RESET, response.status_code, elapsed_ms=_ms(started))
-        return classify(path, response.status_code, response.headers, body, _ms(started))
+        return classify(path, response.status_code, response.headers, body, _ms(started), hidden)
 
 
-def classify(path: str, status: int, headers, body: bytes, elapsed_ms: float = 0.0) -> Answer:
-    """Sort a raw HTTP reply into an Answer kind (relay-api.md §5 error table)."""
+def classify(
+    path: str,
+    status: int,
+    headers,
+    body: bytes,
+    elapsed_ms: float = 0.0,
+    hidden: tuple[str, ...] = (),
+) -> Answer:
+    """Sort a raw HTTP reply into an Answer kind (relay-api.md §5 error table).
+
+    Every text in the reply is redacted (`hidden`: redact.key_parts of the key sent) before it
+    reaches the Answer: a relay that echoes the key must not get it onto a page or into a log.
+    """
     ctype = headers.get("Content-Type", "").lower()
     if status == 429:
         return Answer(
@@ -123,12 +136,8 @@ def classify(path: str, status: int, headers, body: bytes, elapsed_ms: float = 0
         kind = NOT_FOUND if status == 404 else (HTML if status < 400 else SERVER_ERROR)
         return Answer(path, kind, status, **_t(elapsed_ms))
     try:
-        data = (
-            json.loads(body, parse_float=finite_float, parse_constant=reject_constant)
-            if body.strip()
-            else None
-        )
-    except ValueError:
+        data = parse_json(body, hidden)
+    except (ValueError, RecursionError):
         if status >= 400:
             # A plain-text error page ("404 page not found", "Internal Server Error") is an
             # error by its status, not a broken API reply.
@@ -146,6 +155,14 @@ def classify(path: str, status: int, headers, body: bytes, elapsed_ms: float = 0
         # The billing handlers report DB trouble as HTTP 200 + {"error": …}.
         return Answer(path, SERVER_ERROR, status, data, message, **_t(elapsed_ms))
     return Answer(path, OK, status, data, message, **_t(elapsed_ms))
+
+
+def parse_json(body: bytes, hidden: tuple[str, ...] = ()) -> Any:
+    """The body's JSON (None when empty) with every string redacted; ValueError if not JSON."""
+    if not body.strip():
+        return None
+    data = json.loads(body, parse_float=finite_float, parse_constant=reject_constant)
+    return redact.redact_data(data, hidden) if redact.needed(body, hidden) else data
 
 
 def _error_kind(status: int) -> str:

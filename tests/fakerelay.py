@@ -430,6 +430,48 @@ def make_logs(
     return rows
 
 
+def _sent_key(req: Recorded) -> str:
+    """The key a request carried: the Bearer header, else new-api 2025's ?key=."""
+    header = (req.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+    return header or (req.query.get("key") or [""])[0]
+
+
+def _quote_key(text: str, key: str) -> str:
+    return f"{text} (key {key}, token {key.removeprefix('sk-')})"
+
+
+def _with_key(body: Any, key: str) -> Any:
+    """An error body whose texts quote the key ({"error": …}, {"message"}, {"detail"})."""
+    if not isinstance(body, dict) or not key:
+        return body
+    body = json.loads(json.dumps(body))
+    err = body.get("error")
+    if isinstance(err, dict) and isinstance(err.get("message"), str):
+        err["message"] = _quote_key(err["message"], key)
+    elif isinstance(err, str):
+        body["error"] = _quote_key(err, key)
+    for name in ("message", "detail"):
+        if isinstance(body.get(name), str):
+            body[name] = _quote_key(body[name], key)
+    return body
+
+
+def _echoed(resp: _Resp, key: str) -> _Resp:
+    """A JSON or plain-text error reply that quotes the key (echo_key); others as they are."""
+    if resp.status < 400 or not key or resp.events is not None or resp.steps is not None:
+        return resp
+    ctype = (resp.ctype or "").lower()
+    if "json" in ctype:
+        try:
+            body = json.loads(resp.body)
+        except ValueError:
+            return resp
+        return _Resp(resp.status, _dumps(_with_key(body, key)).encode(), resp.ctype)
+    if ctype.startswith("text/plain"):
+        return _Resp(resp.status, _quote_key(resp.body.decode(), key).encode(), resp.ctype)
+    return resp
+
+
 def _spa(title: str) -> bytes:
     return (
         '<!doctype html><html lang="zh"><head><meta charset="utf-8"/>'
@@ -512,6 +554,8 @@ class _Handler(BaseHTTPRequestHandler):
             except Exception as exc:  # report bugs in the fake as a 500
                 relay.errors.append(exc)
                 resp = _json(500, {"error": {"message": repr(exc), "type": "fake_relay_bug"}})
+        if relay.echo_key:
+            resp = _echoed(resp, _sent_key(req))
         self._send(resp, mid_reset=fault == "reset_mid")
 
     def _send(self, resp: _Resp, *, mid_reset: bool = False) -> None:
@@ -656,6 +700,7 @@ class FakeRelay:
         total_credits: float = 25.0,
         total_usage: float = 5.5,
         not_found_style: str = "fastapi",
+        echo_key: bool = False,
     ) -> None:
         if flavor not in FLAVORS + FAMILY_FLAVORS:
             raise ValueError(f"unknown flavor {flavor!r}")
@@ -703,6 +748,8 @@ class FakeRelay:
         self.total_credits = total_credits
         self.total_usage = total_usage
         self.not_found_style = not_found_style  # LiteLLM / OpenAI 404 bodies
+        # error texts quote the key as sent and its secret part, like careless relays do
+        self.echo_key = echo_key
         self._family: Any = None
         if flavor in FAMILY_FLAVORS:
             from tests.fakefamilies import make_family  # imports this module: import it late
@@ -1421,7 +1468,7 @@ class FakeRelay:
         asked = bool((body.get("stream_options") or {}).get("include_usage"))
         send_usage = script.usage == "always" or (script.usage == "asked" and asked)
         ids = (_chat_id(), int(time.time()), model)
-        steps, cut = self._script_steps(ids, script, usage if send_usage else None)
+        steps, cut = self._script_steps(ids, script, usage if send_usage else None, token.key)
         if stream:
             return _Resp(200, steps=steps, cut=cut, cut_wait=script.delay, model=model)
         message: dict[str, Any] = {"role": "assistant", "content": "".join(script.content)}
@@ -1443,7 +1490,7 @@ class FakeRelay:
         return resp
 
     def _script_steps(
-        self, ids: tuple[str, int, str], script: Script, usage: dict | None
+        self, ids: tuple[str, int, str], script: Script, usage: dict | None, key: str = ""
     ) -> tuple[list[tuple[float, bytes]], str]:
         """The scripted stream as (wait, event) steps, and how it ends."""
         null_usage = self.flavor != OA or usage is not None
@@ -1461,7 +1508,8 @@ class FakeRelay:
         if script.end.startswith("reset_after"):
             cut = "reset"
         elif script.end.startswith("error_after"):
-            events += [f"data: {_dumps(UPSTREAM_ERROR)}\n\n".encode(), b"data: [DONE]\n\n"]
+            error = _with_key(UPSTREAM_ERROR, key) if self.echo_key else UPSTREAM_ERROR
+            events += [f"data: {_dumps(error)}\n\n".encode(), b"data: [DONE]\n\n"]
         elif script.end.startswith("garbage_after"):
             # a data line cut inside its JSON (a proxy mangling the stream), then a clean close
             events.append(b'data: {"id":"chatcmpl-x","choices":[{"delta":{"content":\n\n')

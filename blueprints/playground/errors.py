@@ -11,7 +11,6 @@ from flask_babel import lazy_gettext as _l
 from blueprints.shared.texts import KEY_INPUT_ERRORS
 from relay import http
 from relay.classify import status_from_denial
-from relay.redact import redact
 
 from .build import BadRun
 
@@ -86,8 +85,8 @@ class Refusal:
 
 def refusal(answer: http.Answer) -> Refusal:
     """Explain an error the relay gave before the stream started (per relay family)."""
-    # A relay that echoes the key back must not get it onto the page.
-    status, message = answer.status, redact(answer.message or "")
+    # relay.http has already masked the key, should the relay have echoed it
+    status, message = answer.status, answer.message or ""
     kind, code = _error_fields(answer.data)
     if _model_missing(message, kind, code):
         meaning = _("This model is not available to this key on this relay.")
