@@ -20,6 +20,9 @@ DEFAULTS = {
     ],
     "RELAY_CONNECT_TIMEOUT": 3.0,
     "RELAY_READ_TIMEOUT": 10.0,
+    # Provider base URLs on private or local addresses (a LAN relay): only when an admin says so,
+    # since members' stored keys are sent there (relay/guard.py).
+    "ALLOW_PRIVATE_PROVIDERS": False,
     "RESULT_CACHE_SECONDS": 30,
     "LOG_CACHE_SECONDS": 120,
     "BATCH_MAX_KEYS": 100,

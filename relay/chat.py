@@ -15,11 +15,9 @@ from typing import Any
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
 
+from . import guard, redact
 from . import http as relay_http
-from . import redact
 from .balance import parse_models
 from .calls import MODELS, call
 from .values import finite_float, reject_constant
@@ -137,8 +135,10 @@ class ChatCall:
         except requests.exceptions.RequestException as exc:
             # No reply at all. The exception text holds the URL: only its type is looked at.
             why, at = self._why(exc), time.perf_counter()
-            kind = {"timeout": relay_http.TIMEOUT, "reset": relay_http.RESET}
-            answer = relay_http.Answer(CHAT, kind.get(why, relay_http.UNREACHABLE))
+            kind = {"timeout": relay_http.TIMEOUT, "reset": relay_http.RESET}.get(why)
+            if relay_http.refused(exc):
+                kind = relay_http.BLOCKED  # relay.guard would not connect to the address
+            answer = relay_http.Answer(CHAT, kind or relay_http.UNREACHABLE)
             failed = Event("error", at, answer=replace(answer, elapsed_ms=self._ms(at)))
             yield self._broken(why) if why == "stopped" else failed
             return
@@ -303,28 +303,26 @@ class _Watched:
         self._attach(self.sock)
 
 
-class _WatchedHTTP(_Watched, HTTPConnection):
+class _WatchedHTTP(_Watched, guard.PinnedHTTPConnection):
     pass
 
 
-class _WatchedHTTPS(_Watched, HTTPSConnection):
+class _WatchedHTTPS(_Watched, guard.PinnedHTTPSConnection):
     pass
 
 
-_WATCHED: dict[type, type] = {HTTPConnection: _WatchedHTTP, HTTPSConnection: _WatchedHTTPS}
+class _Adapter(guard.GuardedAdapter):
+    """A one-connection guarded adapter whose connections report their socket (for stop())."""
 
-
-class _Adapter(HTTPAdapter):
-    """A one-connection adapter whose connections report their socket (so stop() can reach it)."""
+    connection_classes = {"http": _WatchedHTTP, "https": _WatchedHTTPS}
 
     def __init__(self, attach: Callable[[socket.socket], None]) -> None:
         self._attach = attach
-        super().__init__(pool_connections=1, pool_maxsize=1, max_retries=0)
+        super().__init__(guard.PROVIDERS, pool_connections=1, pool_maxsize=1, max_retries=0)
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-        watched = _WATCHED.get(pool.ConnectionCls)
-        if watched is not None:  # leave other kinds (SOCKS) alone: stop() then waits for a read
-            pool.ConnectionCls = watched
+        if pool.ConnectionCls in (_WatchedHTTP, _WatchedHTTPS):
+            # other kinds (SOCKS) are left alone: stop() then waits for a read
             pool.conn_kw["attach"] = self._attach
         return pool

@@ -17,6 +17,7 @@ _IP = re.compile(r"\bip\b|subnet|access_denied|不允许|not allowed", re.IGNORE
 
 # When answers disagree, the most telling failure wins.
 _PRIORITY = (
+    http.BLOCKED,
     http.DENIED,
     http.RATE_LIMITED,
     http.SERVER_ERROR,
@@ -73,6 +74,8 @@ def failure(
         if kind == http.RATE_LIMITED:
             reason = "budget" if answer.message == "budget" else "relay_rate_limited"
             return "rate_limited", reason, answer.status, answer.retry_after
+        if kind == http.BLOCKED:
+            return "error", "blocked_address", None, None
         if kind in (http.TIMEOUT, http.RESET, http.UNREACHABLE):
             return "unreachable", kind, None, None
         if kind in (http.NOT_FOUND, http.HTML):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from . import redact
+from . import guard, redact
 from .values import finite_float, reject_constant
 
 redact.install()
@@ -34,6 +34,7 @@ RESET = "reset"
 UNREACHABLE = "unreachable"
 REJECTED = "rejected"  # another 4xx: the relay refused the request itself, not the key
 SKIPPED = "skipped"  # we chose not to call (budget, generation)
+BLOCKED = "blocked"  # we refused to call: the address is private (relay.guard)
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,16 @@ class Answer:
         return self.kind == OK
 
 
-def make_session(pool: int = 64) -> requests.Session:
-    """A pooled session that never keeps cookies: one user's relay cookie is not another's."""
+def make_session(
+    pool: int = 64, allow_private: Callable[[], bool] = guard.PROVIDERS
+) -> requests.Session:
+    """A pooled session that never keeps cookies (one user's relay cookie is not another's) and
+    connects only to addresses relay.guard allows (`allow_private`: the rule for private ones)."""
     session = requests.Session()
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+    adapter = guard.GuardedAdapter(
+        allow_private, pool_connections=pool, pool_maxsize=pool, max_retries=0
+    )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = "relaydash/0.1"
@@ -101,6 +107,8 @@ def _get_once(base_url, path, key, params, timeout, session) -> Answer:
         return Answer(path, TIMEOUT, elapsed_ms=_ms(started))
     except requests.exceptions.ConnectionError as exc:
         # The exception text carries the URL (and so a ?key=); it is never kept.
+        if refused(exc):
+            return Answer(path, BLOCKED, elapsed_ms=_ms(started))
         kind = RESET if _is_reset(exc) else UNREACHABLE
         return Answer(path, kind, elapsed_ms=_ms(started))
     except requests.exceptions.RequestException:
@@ -203,6 +211,12 @@ def _retry_after(headers) -> float | None:
         return None
     # An absurd hint (inf, 1e12) must not block a relay until the process restarts.
     return min(max(0.0, seconds), MAX_RETRY_AFTER) if seconds == seconds else None
+
+
+def refused(exc: BaseException) -> bool:
+    """True when relay.guard refused the address (a name that does not resolve is not that)."""
+    found = guard.blocked(exc)
+    return found is not None and found.code == "private_address"
 
 
 def _is_reset(exc: Exception) -> bool:

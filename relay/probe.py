@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from . import http
+from . import guard, http
 from .calls import STATUS, call
 from .chat import ChatCall, Event, models
 from .info import STATUS_CACHE, parse_status
@@ -164,8 +164,10 @@ def error_class(answer: http.Answer) -> str:
         return "quota" if any(m in text for m in _QUOTA_429) else "rate_limited"
     if kind == http.TIMEOUT:
         return "timeout"
-    if kind in (http.RESET, http.UNREACHABLE):
-        return "connect"  # a reset may come after the headers: the wire broke, not the relay
+    if kind in (http.RESET, http.UNREACHABLE, http.BLOCKED):
+        # a reset may come after the headers: the wire broke, not the relay; a private address
+        # relaydash may not call (relay.guard) is no connection either
+        return "connect"
     if kind == http.HTML:
         return "bad_json"  # an SPA page where the relay's JSON belongs
     if status == 401:
@@ -268,9 +270,11 @@ def _unreachable(base_url: str, timeout: tuple[float, float]) -> str:
         context = ssl.create_default_context(
             cafile=None if folder else bundle, capath=bundle if folder else None
         )
-        address = (parts.hostname, parts.port or 443)
+        port = parts.port or 443
+        # to an address relay.guard allows, like every other call
+        address = guard.addresses(parts.hostname, port, allow_private=guard.PROVIDERS())[0]
         with (
-            socket.create_connection(address, timeout=timeout[0]) as sock,
+            socket.create_connection((address[0], port), timeout=timeout[0]) as sock,
             context.wrap_socket(sock, server_hostname=parts.hostname),
         ):
             return "connect"  # the handshake works: the request failed for another reason

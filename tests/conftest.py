@@ -22,6 +22,7 @@ from blueprints.providers.service import add_provider
 from blueprints.status.board import PAST_BARS
 from blueprints.status.pages import FEEDS
 from database import db
+from relay import guard
 from tests.fakerelay import FakeRelay
 
 CHROMIUM = "/usr/bin/chromium"
@@ -42,7 +43,12 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _fresh_memory() -> Iterator[None]:
-    """Every test starts with empty in-memory caches, relay budgets and playground runs."""
+    """Every test starts with empty in-memory caches, relay budgets and playground runs.
+
+    Relay calls may reach 127.0.0.1, where the fake relays listen (make_app says so too);
+    tests of the address guard turn that off themselves.
+    """
+    guard.PROVIDERS.allowed = True
     for cache in (
         RESULTS,
         LOGS,
@@ -94,6 +100,8 @@ def make_app(tmp_path: Path, **overrides):
         "RELAY_CONNECT_TIMEOUT": 1.0,
         "RELAY_READ_TIMEOUT": 1.0,
         "FIRST_POLL": "inline",
+        # the fake relays listen on 127.0.0.1 (tests/test_guard.py turns this off)
+        "ALLOW_PRIVATE_PROVIDERS": True,
         **overrides,
     }
     app = create_app(config)
