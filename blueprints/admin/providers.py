@@ -32,6 +32,10 @@ ERRORS = {
     "bad_name": _l("The name must be 1-80 characters."),
     "duplicate_name": _l("A provider with that name exists already."),
     "bad_url": _l("The base URL must be an http(s) URL with a host, e.g. https://api.juheai.top"),
+    "private_address": _l(
+        "This address is on a private or local network (or stands for one), and keys are sent "
+        "to it. Relays on the local network need ALLOW_PRIVATE_PROVIDERS = True in the config."
+    ),
     "bad_rate": _l("The CNY rate must be a positive number (CNY paid per 1 USD of quota)."),
     "bad_budget": _l(
         "The request budget must be CALLS/SECONDS with positive whole numbers "
@@ -58,6 +62,9 @@ PROBE_ERRORS = {
     http.TIMEOUT: _l("The relay did not answer in time."),
     http.UNREACHABLE: _l("Cannot connect to this address (wrong host or port, or it is down)."),
     http.RESET: _l("The connection was cut before the relay answered."),
+    http.BLOCKED: _l(
+        "relaydash does not call this provider: its address is on a private or local network."
+    ),
     http.HTML: _l("This address answered with a web page, not the relay API."),
     http.NOT_FOUND: _l("No /api/status here: this is not a one-api or new-api relay."),
     http.MALFORMED: _l("The relay answered with something that is not JSON."),

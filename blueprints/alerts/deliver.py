@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from blueprints.shared.vault import InvalidToken, vault
 from database import db, utcnow
+from relay import guard
 from relay.http import make_session
 
 from . import formats, messages, urls
@@ -18,7 +19,9 @@ from .models import Channel, Delivery
 SEND_TIMEOUT = (3.0, 5.0)
 MAX_ATTEMPTS = 6  # then "failed"; the waits between are 1, 2, 4, 8, 16 minutes
 MAX_ANSWER = 64 * 1024
-SESSION = make_session(pool=8)
+# Connections go only to addresses relay.guard checked, so a name that resolves elsewhere by the
+# time of sending (DNS rebinding) reaches nothing private.
+SESSION = make_session(pool=8, allow_private=urls.private_allowed)
 
 
 def deliver_due(now: datetime | None = None, limit: int = 100) -> int:
@@ -85,8 +88,9 @@ def send(channel: Channel, event: dict, now: datetime) -> str | None:
     except InvalidToken:
         return "cannot_decrypt"
     try:
-        # Checked again at send time: the rules or the host's DNS may have changed since saving.
-        urls.check(channel.kind, url)
+        # Checked again at send time: the rules may have changed since saving. The addresses are
+        # checked by the connection itself, on the very addresses it connects to.
+        urls.check(channel.kind, url, resolve=False)
     except urls.UnsafeURL as refused:
         return refused.code
     out = formats.build(channel.kind, url, secret, event, now.timestamp())
@@ -102,12 +106,15 @@ def send(channel: Channel, event: dict, now: datetime) -> str | None:
             text = _read(response)
             return formats.judge(channel.kind, response.status_code, text)
     # Exception texts carry the URL, and so the bot's token: keep only the kind.
+    except guard.Blocked as refused:  # a proxy's target, refused before sending
+        return refused.code
     except requests.exceptions.Timeout:
         return "timeout"
     except requests.exceptions.SSLError:
         return "tls_error"
-    except requests.exceptions.ConnectionError:
-        return "connection_error"
+    except requests.exceptions.ConnectionError as error:
+        refused = guard.blocked(error)
+        return refused.code if refused is not None else "connection_error"
     except requests.exceptions.RequestException:
         return "request_error"
 

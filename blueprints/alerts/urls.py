@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from urllib.parse import parse_qs, urlsplit
 
 from flask import current_app
 
 from blueprints.shared.errors import Refusal
+from relay import guard
 
 # Each bot kind: its official hosts, the path it posts to, and where the bot's token sits.
 BOTS = {
@@ -45,17 +44,16 @@ def check(kind: str, url: str, *, resolve: bool = True) -> str:
 
 
 def check_address(host: str, port: int) -> None:
-    """Refuse hosts that resolve to loopback, private, link-local or reserved addresses."""
-    if _allowed("PRIVATE"):
-        return
+    """Refuse hosts that do not resolve, or resolve to any address relay.guard calls private."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as error:
-        raise UnsafeURL("unresolvable") from error
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise UnsafeURL("private_address")
+        guard.addresses(host, port, allow_private=private_allowed())
+    except guard.Blocked as refused:
+        raise UnsafeURL(refused.code) from refused
+
+
+def private_allowed() -> bool:
+    """ALERTS_ALLOW_PRIVATE, read when a channel is saved and at each new connection."""
+    return _allowed("PRIVATE")
 
 
 def hint(url: str) -> str:

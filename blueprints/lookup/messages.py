@@ -103,6 +103,13 @@ def reason_text(reason: str | None, http_status: int | None, retry_in: float | N
             _("The relay could not be reached."),
             _("Check that the relay is online; its address may have changed."),
         ),
+        "blocked_address": (
+            _(
+                "relaydash does not call this provider: its address is on a private or local "
+                "network."
+            ),
+            _("An admin can allow relays on the local network (ALLOW_PRIVATE_PROVIDERS)."),
+        ),
         "no_balance_endpoint": (
             _("Nothing at this address answers like an OpenAI-compatible API (404)."),
             _(

@@ -41,7 +41,8 @@ _REASONS = (
     "the call back to stay under the relay's per-IP limit), relay_rate_limited, no_key_db (a "
     "LiteLLM proxy without a key database cannot check keys; not a verdict on the key), "
     "no_balance_endpoint (nothing at the address answers like an OpenAI-compatible API), "
-    "timeout, reset, unreachable, malformed, relay_error, ip_not_allowed, forbidden."
+    "timeout, reset, unreachable, blocked_address (relaydash does not call private or local "
+    "addresses unless its admin allows them), malformed, relay_error, ip_not_allowed, forbidden."
 )
 _AMOUNT_ROW = {
     "type": "object",

@@ -203,6 +203,10 @@ def _explain(kind: str, status: int | None) -> tuple[str, str]:
         return table[status]
     if kind == http.TIMEOUT:
         return _("The relay did not answer in time."), _("It may be overloaded. Try again.")
+    if kind == http.BLOCKED:
+        return _(
+            "relaydash does not call this provider: its address is on a private or local network."
+        ), _("An admin can allow relays on the local network (ALLOW_PRIVATE_PROVIDERS).")
     if kind in (http.UNREACHABLE, http.RESET):
         return _("The relay could not be reached."), _("Check that the relay is online.")
     if kind in (http.HTML, http.MALFORMED):

@@ -29,6 +29,11 @@ MESSAGES = {
     "bad_name": "The name must be 1-80 characters.",
     "duplicate_name": "A provider with that name exists already.",
     "bad_url": "The base URL must be an http(s) URL with a host, e.g. https://api.juheai.top",
+    "private_address": (
+        "This address is on a private or local network (or stands for one), and keys are sent "
+        "to it. Relays on the local network need ALLOW_PRIVATE_PROVIDERS = True in the config "
+        "(RELAYDASH_ALLOW_PRIVATE_PROVIDERS=true)."
+    ),
     "bad_rate": "--cny-rate must be a positive number (CNY paid per 1 USD of quota).",
     "bad_budget": (
         "--request-budget must be N/SECONDS with positive whole numbers (e.g. 150/180), "

@@ -9,7 +9,7 @@ from sqlalchemy import column, delete, func, select, table
 import relay
 from blueprints.shared.errors import Refusal
 from database import db
-from relay import BadBaseURL, normalise_base_url
+from relay import BadBaseURL, guard, normalise_base_url
 
 from .models import Provider
 
@@ -209,6 +209,12 @@ def _check_url(base_url: str | None) -> str:
         raise ProviderError("bad_url", "invalid") from exc
     if len(url) > 255:
         raise ProviderError("bad_url", "too_long")
+    try:
+        guard.check_url(url, allow_private=guard.PROVIDERS())
+    except guard.Blocked as refused:
+        # A name that does not resolve today may tomorrow: every call is checked again anyway.
+        if refused.code != "unresolvable":
+            raise ProviderError("private_address", url) from refused
     return url
 
 
