@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from blueprints.shared import json_error, render_htmx, safe_next, wants_json
+from blueprints.shared.inputs import BadValue, message
 from database import db, utcnow
 
 from .i18n import COOKIE, LANGUAGES
@@ -54,10 +55,10 @@ def error_text(status: int) -> tuple[str, str, str]:
     return texts.get(status, default)
 
 
-def render_error(status: int, message: str | None = None):
+def render_error(status: int, text: str | None = None, code: str | None = None):
     """One error in the form the caller can use: JSON, an htmx card or a full page."""
-    code, title, text = error_text(status)
-    text = message or text
+    default_code, title, default_text = error_text(status)
+    code, text = code or default_code, text or default_text
     if wants_json():
         return json_error(code, text, status)
     return render_htmx(
@@ -69,6 +70,12 @@ def render_error(status: int, message: str | None = None):
 def csrf_failed(_error):
     """A stale or missing CSRF token: ask for a reload, keep it short."""
     return render_error(400, _("This form has expired. Reload the page and try again."))
+
+
+@bp.app_errorhandler(BadValue)
+def bad_value(error: BadValue):
+    """A number, id, date or JSON body we cannot use (shared/inputs): say which, and why."""
+    return render_error(error.status, message(error), error.code)
 
 
 @bp.app_errorhandler(HTTPException)

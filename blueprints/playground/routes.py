@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 from flask_login import current_user
 
+from blueprints.shared.inputs import BadValue, whole_number
 from extensions import limiter, login_manager
 
 from . import pages
@@ -25,15 +26,19 @@ def _members_only():
 
 
 @bp.errorhandler(BadRun)
-def _refused(error: BadRun):
+@bp.errorhandler(BadValue)
+def _refused(error: BadRun | BadValue):
     return pages.refused(error)
 
 
 def _run_cost() -> int:
     """A run costs one unit per upstream call it may make (columns × repetitions)."""
     columns = min(max(len(request.form.getlist("model")), 1), MAX_COLUMNS)
-    repeat = request.form.get("repeat", "1")
-    return columns * (min(int(repeat), MAX_REPEAT) if repeat.isdigit() and int(repeat) else 1)
+    try:
+        repeat = whole_number(request.form.get("repeat"), "repeat", low=1, high=MAX_REPEAT)
+    except BadValue:
+        repeat = None  # the run itself is refused, saying why
+    return columns * (repeat or 1)
 
 
 @bp.get("")
