@@ -186,7 +186,7 @@ class ChatCall:
             return Event("done", at, raw=text)
         try:
             data = json.loads(payload, parse_float=finite_float, parse_constant=reject_constant)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the parser's stack
             return Event("broken", at, raw=text, reason="malformed")
         if not isinstance(data, dict):
             return Event("broken", at, raw=text, reason="malformed")
@@ -210,7 +210,7 @@ class ChatCall:
         answer = relay_http.classify(CHAT, status, headers, bytes(body), self._ms(at))
         if answer.kind == relay_http.RATE_LIMITED and body.strip():
             # classify() skips a 429's body; new-api's model rate limit puts its text there
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, RecursionError):
                 data = json.loads(body, parse_float=finite_float, parse_constant=reject_constant)
                 answer = replace(answer, data=data, message=relay_http.error_message(data))
         if answer.ok and not isinstance(answer.data, dict):

@@ -128,7 +128,7 @@ def classify(path: str, status: int, headers, body: bytes, elapsed_ms: float = 0
             if body.strip()
             else None
         )
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
         if status >= 400:
             # A plain-text error page ("404 page not found", "Internal Server Error") is an
             # error by its status, not a broken API reply.
