@@ -15,13 +15,29 @@ from .source import owner
 bp = Blueprint("playground", __name__, url_prefix="/playground")
 
 
+def _allowed() -> bool:
+    return current_user.is_authenticated or current_app.config["PLAYGROUND_PUBLIC"]
+
+
+@bp.url_value_preprocessor
+def _room_for_long_prompts(_endpoint, _values) -> None:
+    """Long conversations and schemas need more than the app-wide 64 KiB (multipart: 500 kB).
+
+    Raised here, not in before_request: the app-wide CSRF check and the rate limiter's cost
+    read the form in app before_request hooks, which run before any blueprint's; URL value
+    preprocessors run before them all.
+    """
+    if _allowed():
+        limit = int(current_app.config["PLAYGROUND_MAX_BYTES"])
+        request.max_content_length = limit
+        request.max_form_memory_size = limit
+
+
 @bp.before_request
 def _members_only():
     """Login required unless PLAYGROUND_PUBLIC opens the playground to guests."""
-    if not current_user.is_authenticated and not current_app.config["PLAYGROUND_PUBLIC"]:
+    if not _allowed():
         return login_manager.unauthorized()
-    # Long conversations and schemas need more than the app-wide 64 KiB.
-    request.max_content_length = int(current_app.config["PLAYGROUND_MAX_BYTES"])
     return None
 
 
