@@ -80,8 +80,13 @@ def bad_value(error: BadValue):
 
 @bp.app_errorhandler(HTTPException)
 def http_error(error: HTTPException):
-    """Every werkzeug HTTP error gets our page in the request's language."""
-    return render_error(error.code or 500)
+    """Every werkzeug HTTP error gets our page in the request's language, and its headers."""
+    response = render_error(error.code or 500)
+    # Allow on a 405, Retry-After on a 429 or 503, WWW-Authenticate on a 401.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 @bp.app_errorhandler(Exception)
