@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from blueprints import BLUEPRINTS, init_app
+from blueprints.shared.inputs import IdConverter
 from database import db
 from extensions import csrf, htmx, instance_secret, limiter, login_manager, migrate
 
@@ -98,6 +99,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
+    app.url_map.converters["id"] = IdConverter  # before the routes that use <id:…>
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     init_app(app)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 # Relay keys are sk- plus letters/digits (new-api: 48); forks vary, so stay lenient but sane.
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{15,199}$")
+# Also the API document's pattern (ECMA-262 and Python read it alike).
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{15,199}$"
+_KEY = re.compile(KEY_PATTERN)
 _SPLIT = re.compile(r"[\s,;，；、]+")
 
 

@@ -116,7 +116,7 @@ def _other(raw: object) -> dict:
     if isinstance(raw, str) and raw:
         try:
             value = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
         return value if isinstance(value, dict) else {}
     return {}

@@ -590,9 +590,11 @@ def test_it_pages_the_delivery_log_newest_first(client, app, receiver):
     second = client.get("/alerts/log?page=2", headers={"HX-Request": "true"})
     assert first.count('data-testid="delivery-row"') == service.PER_PAGE
     assert second.get_data(as_text=True).count('data-testid="delivery-row"') == 5
-    for bad in ("x", "-3", "99999999999999999999"):
+    assert client.get("/alerts/log?page=99", headers={"HX-Request": "true"}).status_code == 200
+    for bad in ("x", "-3", "99999999999999999999", "²"):
         response = client.get(f"/alerts/log?page={bad}", headers={"HX-Request": "true"})
-        assert response.status_code == 200
+        assert response.status_code == 400
+        assert "“page” must be a whole number" in response.get_data(as_text=True)
 
 
 def test_it_enforces_csrf_on_channel_forms(tmp_path):

@@ -138,6 +138,7 @@ WECOM_93000 = json.dumps(
             "code 310000: sign not match",
         ),
         ("dingtalk", 200, "[]", "bad_response"),
+        ("dingtalk", 200, "[" * 2000, "bad_response"),  # nested past the parser's stack
         ("feishu", 200, '{"code":0,"msg":"success","data":{}}', None),
         ("feishu", 200, '{"StatusCode":0,"StatusMessage":"success"}', None),
         ("feishu", 200, '{"code":19021,"msg":"sign match fail"}', "code 19021: sign match fail"),

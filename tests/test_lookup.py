@@ -8,6 +8,7 @@ import io
 import json
 import time
 
+import jsonschema
 import pytest
 
 from blueprints.providers.service import add_provider
@@ -332,3 +333,57 @@ def test_it_publishes_an_openapi_document(client):
     assert {"/api/v1/lookup", "/api/v1/lookup/batch"} <= set(spec["paths"])
     statuses = spec["components"]["schemas"]["Result"]["properties"]["status"]["enum"]
     assert "rate_limited" in statuses
+
+
+def _body(spec: dict, path: str) -> dict:
+    return spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+
+
+@pytest.mark.parametrize(
+    "body,valid",
+    [
+        ({"provider": "fake", "key": "sk-" + "a" * 48}, True),
+        ({"provider": "", "key": "sk-" + "a" * 48}, False),  # 400 missing_provider
+        ({"provider": "fake", "key": "not a key"}, False),  # 400 bad_key
+        ({"provider": "fake", "key": ""}, False),  # 400 missing_key
+    ],
+)
+def test_the_openapi_document_says_what_the_api_refuses(client, provider, body, valid):
+    """Every body the document allows is accepted, every body the API refuses breaks it."""
+    schema = _body(client.get("/api/v1/openapi.json").get_json(), "/api/v1/lookup")
+    assert jsonschema.Draft202012Validator(schema).is_valid(body) is valid
+    assert (api(client, body).status_code != 400) is valid
+
+
+@pytest.mark.parametrize(
+    "keys,valid",
+    [(["sk-" + "a" * 48, "junk"], True), (["junk"], False), ([], False)],
+)
+def test_the_openapi_document_says_a_batch_needs_one_key(client, provider, keys, valid):
+    """Pieces that are not keys are skipped, but at least one must be a key."""
+    schema = _body(client.get("/api/v1/openapi.json").get_json(), "/api/v1/lookup/batch")
+    body = {"provider": "fake", "keys": keys}
+    assert jsonschema.Draft202012Validator(schema).is_valid(body) is valid
+    response = client.post("/api/v1/lookup/batch", json=body)
+    assert (response.status_code != 400) is valid
+
+
+@pytest.mark.parametrize(
+    "method,path,allowed",
+    [("GET", "/lookup", "POST"), ("GET", "/api/v1/lookup", "POST"), ("POST", "/", "GET")],
+)
+def test_a_wrong_method_gets_405_with_allow(client, method, path, allowed):
+    """RFC 9110: a 405 lists the methods the address accepts."""
+    response = client.open(path, method=method)
+    assert response.status_code == 405
+    assert allowed in [m.strip() for m in response.headers["Allow"].split(",")]
+
+
+def test_a_web_page_where_the_api_should_be_is_not_called_a_404(app, client, relays):
+    """An SPA catch-all answers 200 with HTML: the card says so, with the real status."""
+    fake = relays("new-api-2026", html_fallback=True)
+    with app.app_context():
+        add_provider("site", fake.url + "/panel")
+    html = lookup(client, fake.add_token().key, provider="site").get_data(as_text=True)
+    assert "it sent a web page (HTTP 200)" in html
+    assert "(404)" not in html

@@ -10,12 +10,14 @@ import time
 
 import pytest
 
+from blueprints.auth.service import create_user
 from blueprints.keys.models import TrackedKey
 from blueprints.playground.schema import MATH_REASONING
 from blueprints.providers.models import Provider
 from blueprints.providers.prices import set_prices
+from blueprints.providers.service import add_provider
 from database import db
-from tests.conftest import login, make_app
+from tests.conftest import PASSWORD, login, make_app
 
 SOLUTION = {
     "steps": [
@@ -371,3 +373,26 @@ def test_model_list_is_loaded_and_cached(member, fake):
     calls = len(fake.requests_to("/v1/models"))
     member.post("/playground/models", data=data)
     assert len(fake.requests_to("/v1/models")) == calls
+
+
+def test_a_long_prompt_fits_with_csrf_on(tmp_path, fake):
+    """70 KB is under the playground's 1 MiB, though over the app's 64 KiB: the app-wide CSRF
+    check reads the form before any blueprint hook, so the limit is raised before it runs."""
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=True)
+    with app.app_context():
+        add_provider("fake", fake.url + "/v1")
+        create_user("alice", PASSWORD)
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    form_login = {"username": "alice", "password": PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=form_login).status_code == 303
+    fake.script("m-plain", content=["hi"])
+    long = form(fake, content=["x" * 70_000], csrf_token=token)
+    assert client.post("/playground/code", data=long).status_code == 200
+    assert client.post("/playground/run", data=long).status_code == 200
+    huge = form(fake, content=["x" * (1024 * 1024 + 1)], csrf_token=token)
+    assert client.post("/playground/run", data=huge).status_code == 413
+    # A guest (the playground is for members here) keeps the app-wide limit.
+    guest = app.test_client().post("/playground/run", data={"content": "x" * 70_000})
+    assert guest.status_code == 413

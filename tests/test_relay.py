@@ -519,6 +519,13 @@ def test_it_reports_malformed_json(fake):
     assert balance.info.answered is False
 
 
+def test_it_reports_json_nested_past_the_parser_as_malformed():
+    """A body of 2,000 open brackets is a broken answer (or an error by its status), never a
+    RecursionError out of the lookup."""
+    assert http.classify("/v1/models", 200, {}, b"[" * 2000).kind == http.MALFORMED
+    assert http.classify("/v1/models", 502, {}, b"[" * 2000).kind == http.SERVER_ERROR
+
+
 def test_it_reports_relay_errors_with_their_status(relays):
     fake = relays(OA)
     token = fake.add_token()

@@ -490,3 +490,10 @@ def test_models_without_a_data_list():
     with raw_server([(0.0, head % len(body) + body)]) as url:
         answer, ids = models(url, "sk-test", timeout=(1.0, 1.0))
     assert (answer.kind, ids) == (http.MALFORMED, None)
+
+
+def test_it_reads_a_chunk_nested_past_the_parser_as_a_broken_stream():
+    """An SSE line of 2,000 open brackets ends the stream as malformed, not in a RecursionError."""
+    call = ChatCall("http://127.0.0.1:9", "sk-test", b"{}")
+    event = call._line(b"data: " + b"[" * 2000, time.perf_counter())
+    assert (event.kind, event.reason) == ("broken", "malformed")

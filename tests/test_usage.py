@@ -114,13 +114,22 @@ def test_it_swaps_only_the_report_for_htmx_and_remembers_the_zone(client, histor
         "range=24h",
         "range=custom&from=2020-01-01&to=2020-01-05",
         "range=nonsense",
-        "range=custom&from=x&to=y",
+        "range=custom&from=2020-01-05&to=2020-01-01",
     ],
 )
 def test_it_accepts_every_range_and_refuses_nothing_with_a_500(client, history, query):
-    """Presets, custom ranges and garbage all render (garbage falls back to 30 days)."""
+    """Presets and custom ranges render; an unknown range or from after to falls back to 30 days."""
     login(client, "alice")
     assert client.get(f"/usage/{history}?{query}&tz=UTC").status_code == 200
+
+
+@pytest.mark.parametrize("day", ["x", "2020-02-30", "0001-01-01", "２０２０-01-01"])
+def test_it_refuses_a_date_it_cannot_use_saying_which(client, history, day):
+    """A custom range with a date that is not one (or before 1970) is a 400 naming the field."""
+    login(client, "alice")
+    response = client.get(f"/usage/{history}?range=custom&from={day}&to=2020-01-05&tz=UTC")
+    assert response.status_code == 400
+    assert "“from” must be a date written YYYY-MM-DD" in response.get_data(as_text=True)
 
 
 def test_it_exports_daily_rows_as_csv(client, history):

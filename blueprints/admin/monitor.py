@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from blueprints import status
 from blueprints.providers.models import Provider
 from blueprints.shared import no_store
+from blueprints.shared.inputs import BadValue, whole_number
 from blueprints.shared.texts import KEY_INPUT_ERRORS
 from database import db, utcnow
 
@@ -54,13 +55,7 @@ def save(pid: int, form):
     """Check and save the monitor form; the form comes back with the reason when refused."""
     provider = db.get_or_404(Provider, pid)
     try:
-        numbers = {}
-        for name in FIELDS:
-            text = (form.get(name) or "").strip()
-            if text:
-                if not text.isdigit():
-                    raise status.SettingsError("out_of_range", name)
-                numbers[name] = int(text)
+        numbers = {name: _number(form, name) for name in FIELDS}
         key = (form.get("probe_key") or "").strip()
         status.configure(
             provider,
@@ -77,20 +72,28 @@ def save(pid: int, form):
     return redirect(url_for("admin.monitor", pid=pid), code=303)
 
 
+def _number(form, name: str) -> int | None:
+    """A monitor field (blank: unchanged); out of its range → SettingsError, the form says why."""
+    low, high = status.LIMITS[name]
+    try:
+        return whole_number(form.get(name), name, low=low, high=high)
+    except BadValue:
+        raise status.SettingsError("out_of_range", name) from None
+
+
 def add_notice(pid: int, form):
     """An announcement or maintenance window, for this provider or (scope=all) every provider."""
     db.get_or_404(Provider, pid)
-    hours = (form.get("hours") or "").strip()
     try:
-        if hours and not hours.isdigit():
-            raise status.SettingsError("bad_notice")
         status.publish_notice(
             None if form.get("scope") == "all" else pid,
             kind=form.get("kind"),
             title=(form.get("title") or "").strip(),
             body=(form.get("body") or "").strip(),
-            hours=int(hours) if hours else None,
+            hours=whole_number(form.get("hours"), "hours", low=1),
         )
+    except BadValue:
+        return page(pid, 400, _error(status.SettingsError("bad_notice")))
     except status.SettingsError as error:
         return page(pid, 400, _error(error))
     flash(_("Notice published."), "ok")

@@ -22,6 +22,7 @@ from blueprints.providers.service import (
     list_providers,
     parse_budget,
 )
+from blueprints.shared.inputs import BadValue, decimal
 from database import db
 from relay import http
 from relay.calls import STATUS
@@ -147,12 +148,9 @@ def save(provider: Provider | None, form) -> Provider:
 
 
 def _rate(text: str | None) -> float | None:
-    text = (text or "").strip()
-    if not text:
-        return None
     try:
-        return float(text)
-    except ValueError as exc:
+        return decimal(text, "cny_rate")
+    except BadValue as exc:
         raise ProviderError("bad_rate") from exc
 
 

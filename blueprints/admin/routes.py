@@ -77,7 +77,7 @@ def add_provider():
     return _done(_("Added %(name)s.", name=provider.name), "admin.providers")
 
 
-@bp.get("/providers/<int:pid>/edit")
+@bp.get("/providers/<id:pid>/edit")
 def edit_provider_page(pid: int):
     """The edit form for one provider."""
     provider = db.get_or_404(Provider, pid)
@@ -87,7 +87,7 @@ def edit_provider_page(pid: int):
     )
 
 
-@bp.post("/providers/<int:pid>/edit")
+@bp.post("/providers/<id:pid>/edit")
 def save_provider(pid: int):
     """Save an edited provider."""
     provider = db.get_or_404(Provider, pid)
@@ -106,7 +106,7 @@ def save_provider(pid: int):
     return _done(_("Saved %(name)s.", name=provider.name), "admin.providers")
 
 
-@bp.post("/providers/<int:pid>/visibility")
+@bp.post("/providers/<id:pid>/visibility")
 def provider_visibility(pid: int):
     """Hide a provider from the public lookup, or show it again."""
     provider = edit_provider(db.get_or_404(Provider, pid), hidden=request.form.get("hidden") == "1")
@@ -119,7 +119,7 @@ def provider_visibility(pid: int):
     return _done(message, "admin.providers")
 
 
-@bp.get("/providers/<int:pid>/remove")
+@bp.get("/providers/<id:pid>/remove")
 def confirm_remove_provider(pid: int):
     """Ask before removing (and say how many tracked keys would go with it)."""
     provider = db.get_or_404(Provider, pid)
@@ -131,7 +131,7 @@ def confirm_remove_provider(pid: int):
     )
 
 
-@bp.post("/providers/<int:pid>/remove")
+@bp.post("/providers/<id:pid>/remove")
 def remove_provider(pid: int):
     """Remove a provider; its tracked keys too, only when that was confirmed."""
     provider = db.get_or_404(Provider, pid)
@@ -149,38 +149,38 @@ def remove_provider(pid: int):
     return _done(_("Removed %(name)s.", name=provider.name), "admin.providers")
 
 
-@bp.post("/providers/<int:pid>/test")
+@bp.post("/providers/<id:pid>/test")
 def test_provider(pid: int):
     """Detect the relay family afresh and show what it can answer (or why nothing answered)."""
     probe = providers.probe(db.get_or_404(Provider, pid))
     return _providers_page(partial="admin/_probe.html", probe=probe)
 
 
-@bp.get("/status/<int:pid>", endpoint="monitor")
+@bp.get("/status/<id:pid>", endpoint="monitor")
 def monitor_page(pid: int):
     """Monitor settings, incidents and notices of one provider."""
     return monitor.page(pid)
 
 
-@bp.post("/status/<int:pid>")
+@bp.post("/status/<id:pid>")
 def save_monitor(pid: int):
     """Save the monitor settings."""
     return monitor.save(pid, request.form)
 
 
-@bp.post("/status/<int:pid>/notices")
+@bp.post("/status/<id:pid>/notices")
 def add_notice(pid: int):
     """Add an announcement or a maintenance window."""
     return monitor.add_notice(pid, request.form)
 
 
-@bp.post("/status/notices/<int:notice_id>/end")
+@bp.post("/status/notices/<id:notice_id>/end")
 def end_notice(notice_id: int):
     """End an announcement or maintenance window now."""
     return monitor.end_notice(notice_id)
 
 
-@bp.post("/status/incidents/<int:incident_id>/notes")
+@bp.post("/status/incidents/<id:incident_id>/notes")
 def add_note(incident_id: int):
     """Add an update note to an incident."""
     return monitor.add_note(incident_id, request.form)
@@ -203,19 +203,19 @@ def add_user():
     return _done(_("Added %(name)s.", name=user.username), "admin.users")
 
 
-@bp.post("/users/<int:uid>/active")
+@bp.post("/users/<id:uid>/active")
 def user_active(uid: int):
     """Enable or disable a user."""
     return _user_change(uid, users.change_active, request.form.get("active") == "1")
 
 
-@bp.post("/users/<int:uid>/role")
+@bp.post("/users/<id:uid>/role")
 def user_role(uid: int):
     """Make a user an admin or a member."""
     return _user_change(uid, users.change_role, request.form.get("role"))
 
 
-@bp.post("/users/<int:uid>/password")
+@bp.post("/users/<id:uid>/password")
 def user_password(uid: int):
     """Set a new password for a user."""
     return _user_change(uid, users.reset_password, request.form.get("password"))

@@ -84,7 +84,7 @@ def judge(kind: str, status: int, text: str) -> str | None:
         return None
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's stack
         return "bad_response"
     if not isinstance(data, dict):
         return "bad_response"

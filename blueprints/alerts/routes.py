@@ -39,7 +39,7 @@ def add():
     return pages.added()
 
 
-@bp.post("/channels/<int:channel_id>/enabled")
+@bp.post("/channels/<id:channel_id>/enabled")
 @login_required
 def set_enabled(channel_id: int):
     """Switch a channel on (enabled=1) or off."""
@@ -48,7 +48,7 @@ def set_enabled(channel_id: int):
     return pages.row(channel)
 
 
-@bp.post("/channels/<int:channel_id>/status-changes")
+@bp.post("/channels/<id:channel_id>/status-changes")
 @login_required
 def set_status_changes(channel_id: int):
     """Admins: also send provider status changes (the status page's probes) to this channel."""
@@ -63,7 +63,7 @@ def _per_user() -> str:
     return f"user:{current_user.get_id()}"
 
 
-@bp.post("/channels/<int:channel_id>/test")
+@bp.post("/channels/<id:channel_id>/test")
 @login_required
 @limiter.limit(lambda: current_app.config["ALERTS_TEST_RATE_LIMIT"], key_func=_per_user)
 def test(channel_id: int):
@@ -73,7 +73,7 @@ def test(channel_id: int):
     return pages.row(channel)
 
 
-@bp.post("/channels/<int:channel_id>/delete")
+@bp.post("/channels/<id:channel_id>/delete")
 @login_required
 def delete(channel_id: int):
     """Delete a channel and its deliveries (the button asks first)."""

@@ -10,6 +10,7 @@ from flask import abort
 from sqlalchemy import func, select, update
 
 from blueprints.shared.errors import Refusal
+from blueprints.shared.inputs import whole_number
 from blueprints.shared.vault import vault
 from database import db
 
@@ -116,14 +117,11 @@ def last_delivery(channel: Channel) -> Delivery | None:
 
 
 def log_page(user, page: str | int | None) -> LogPage:
-    """The user's deliveries, newest first, PER_PAGE a page (a bad page number means 1)."""
+    """The user's deliveries, newest first, PER_PAGE a page (past the last: the last)."""
     mine = select(Delivery, Channel).join(Channel).where(Channel.user_id == user.id)
     total = db.session.scalar(select(func.count()).select_from(mine.subquery())) or 0
     pages = max(1, math.ceil(total / PER_PAGE))
-    try:
-        number = min(max(1, int(page or 1)), pages)
-    except (TypeError, ValueError):
-        number = 1
+    number = min(whole_number(page, "page", low=1, high=99_999, default=1), pages)
     query = mine.order_by(Delivery.id.desc()).offset((number - 1) * PER_PAGE).limit(PER_PAGE)
     rows = [_row(delivery, channel) for delivery, channel in db.session.execute(query)]
     return LogPage(rows, number, pages, total)

@@ -47,7 +47,8 @@ def admin_required(view):
     @functools.wraps(view)
     @login_required
     def wrapper(*args, **kwargs):
-        if not current_user.is_admin:
+        # login_required lets OPTIONS through (flask-login's EXEMPT_METHODS), guests included.
+        if not current_user.is_authenticated or not current_user.is_admin:
             abort(403)
         return view(*args, **kwargs)
 

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from blueprints.shared import json_error, render_htmx, safe_next, wants_json
+from blueprints.shared.inputs import BadValue, message
 from database import db, utcnow
 
 from .i18n import COOKIE, LANGUAGES
@@ -54,10 +55,10 @@ def error_text(status: int) -> tuple[str, str, str]:
     return texts.get(status, default)
 
 
-def render_error(status: int, message: str | None = None):
+def render_error(status: int, text: str | None = None, code: str | None = None):
     """One error in the form the caller can use: JSON, an htmx card or a full page."""
-    code, title, text = error_text(status)
-    text = message or text
+    default_code, title, default_text = error_text(status)
+    code, text = code or default_code, text or default_text
     if wants_json():
         return json_error(code, text, status)
     return render_htmx(
@@ -71,10 +72,21 @@ def csrf_failed(_error):
     return render_error(400, _("This form has expired. Reload the page and try again."))
 
 
+@bp.app_errorhandler(BadValue)
+def bad_value(error: BadValue):
+    """A number, id, date or JSON body we cannot use (shared/inputs): say which, and why."""
+    return render_error(error.status, message(error), error.code)
+
+
 @bp.app_errorhandler(HTTPException)
 def http_error(error: HTTPException):
-    """Every werkzeug HTTP error gets our page in the request's language."""
-    return render_error(error.code or 500)
+    """Every werkzeug HTTP error gets our page in the request's language, and its headers."""
+    response = render_error(error.code or 500)
+    # Allow on a 405, Retry-After on a 429 or 503, WWW-Authenticate on a 401.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 @bp.app_errorhandler(Exception)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from blueprints.providers.service import find_provider
+from blueprints.shared.inputs import MAX_ID, BadValue, decimal, whole_number
 from blueprints.shared.texts import KEY_INPUT_ERRORS
 
 from .service import KeyInputError
@@ -26,8 +27,8 @@ def settings(form) -> dict:
     """label, low_threshold, expiry_warn_days and poll_interval (seconds) from a form."""
     return {
         "label": (form.get("label") or "").strip(),
-        "low_threshold": _number(form.get("low_threshold"), float),
-        "expiry_warn_days": _number(form.get("expiry_warn_days"), int, 7),
+        "low_threshold": _number(form.get("low_threshold"), decimal),
+        "expiry_warn_days": _number(form.get("expiry_warn_days"), _signed, 7),
         "poll_interval": _interval(form.get("poll_minutes")),
     }
 
@@ -44,20 +45,20 @@ def new_key(form, include_hidden: bool = True) -> dict:
 
 def _interval(text) -> int:
     # Range-check minutes before multiplying: 1e308 × 60 overflows.
-    minutes = _number(text, float, 10)
+    minutes = _number(text, decimal, 10)
     if not 1 <= minutes <= 1440:
         raise KeyInputError("bad_interval")
     return round(minutes * 60)
 
 
-def _number(text, kind, default=None):
-    text = (text or "").strip()
-    if not text:
-        return default
+def _signed(text, field: str, default=None) -> int | None:
+    # Any whole number here; the range is the feature's check, with its own message.
+    return whole_number(text, field, low=-MAX_ID, default=default)
+
+
+def _number(text, parse, default=None):
+    """A finite number through the input layer; its refusal becomes "bad_number"."""
     try:
-        value = kind(text)
-    except ValueError as error:
+        return parse(text, "number", default=default)
+    except BadValue as error:
         raise KeyInputError("bad_number") from error
-    if value != value or value in (float("inf"), float("-inf")):  # NaN and infinities
-        raise KeyInputError("bad_number")
-    return value

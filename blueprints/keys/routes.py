@@ -36,13 +36,13 @@ def add():
     return redirect(url_for("keys.index"), code=303)
 
 
-@bp.get("/<int:key_id>")
+@bp.get("/<id:key_id>")
 def detail(key_id: int):
     """One key: its settings and history."""
     return pages.detail(service.owned_key(current_user, key_id))
 
 
-@bp.post("/<int:key_id>")
+@bp.post("/<id:key_id>")
 def edit(key_id: int):
     """Change a key's label, threshold, warning days or interval."""
     tracked = service.owned_key(current_user, key_id)
@@ -53,7 +53,7 @@ def edit(key_id: int):
     return redirect(url_for("keys.detail", key_id=key_id), code=303)
 
 
-@bp.post("/<int:key_id>/pause")
+@bp.post("/<id:key_id>/pause")
 def pause(key_id: int):
     """Pause or resume polling."""
     tracked = service.owned_key(current_user, key_id)
@@ -63,14 +63,14 @@ def pause(key_id: int):
     return redirect(target, code=303)
 
 
-@bp.get("/<int:key_id>/delete")
+@bp.get("/<id:key_id>/delete")
 def confirm_delete(key_id: int):
     """Ask before purging a key and its history."""
     tracked = service.owned_key(current_user, key_id)
     return render_template("keys/delete.html", k=tracked)
 
 
-@bp.post("/<int:key_id>/delete")
+@bp.post("/<id:key_id>/delete")
 def delete(key_id: int):
     """Purge the ciphertext and all history."""
     service.delete_key(service.owned_key(current_user, key_id))

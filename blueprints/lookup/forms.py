@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app
 
 from blueprints.providers.models import Provider
+from blueprints.shared import inputs
 from relay.keys import BadKey, clean_key, split_keys
 
 from .service import BadInput, public_provider
@@ -37,19 +38,16 @@ def batch_input(data) -> tuple[Provider, list[str], int]:
 
 
 def json_body() -> dict:
-    """The request's JSON object, or BadInput (400) for anything else."""
-    data = request.get_json(silent=True)
+    """The request's JSON object, or BadInput (400) for anything else (BadValue: too deep)."""
+    data = inputs.json_body()
     if not isinstance(data, dict):
         raise BadInput("bad_json")
     return data
 
 
 def int_field(data, name: str, default: int) -> int:
-    """A small non-negative integer form field, falling back to the default."""
-    try:
-        return max(0, min(int(data.get(name, default)), 10_000))
-    except (TypeError, ValueError):
-        return default
+    """A small whole-number form field (blank: the default; past 10,000: 10,000)."""
+    return min(inputs.whole_number(data.get(name), name, default=default), 10_000)
 
 
 def _text(value: object) -> str | None:

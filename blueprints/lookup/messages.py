@@ -111,7 +111,7 @@ def reason_text(reason: str | None, http_status: int | None, retry_in: float | N
             _("An admin can allow relays on the local network (ALLOW_PRIVATE_PROVIDERS)."),
         ),
         "no_balance_endpoint": (
-            _("Nothing at this address answers like an OpenAI-compatible API (404)."),
+            _no_api(http_status),
             _(
                 "The provider's base URL may be wrong: it should be the site root, "
                 "e.g. https://api.juheai.top (clients add /v1 themselves)."
@@ -128,6 +128,17 @@ def reason_text(reason: str | None, http_status: int | None, retry_in: float | N
     }
     default = (_("The relay gave no usable answer."), _("Try again later."))
     return texts.get(reason or "", default)
+
+
+def _no_api(http_status: int | None) -> str:
+    """A 404, or a web page where the API should be (a site's catch-all answers 200)."""
+    if http_status == 404:
+        return _("Nothing at this address answers like an OpenAI-compatible API (404).")
+    return _(
+        "Nothing at this address answers like an OpenAI-compatible API: it sent a web page "
+        "(HTTP %(status)s).",
+        status=http_status or "?",
+    )
 
 
 def figures_texts(balance, base_url: str) -> tuple[str, str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from relay import FAMILIES
+from relay.keys import KEY_PATTERN
 
 FAMILY_NAMES = list(FAMILIES)
 
@@ -153,7 +156,7 @@ _RESULT = {
 
 def _errors(*codes: int) -> dict:
     text = {
-        400: "Malformed body",
+        400: "Malformed body, a field of the wrong type, no key, or JSON nested too deeply",
         404: "unknown_provider",
         413: "Too large",
         429: "Rate limited",
@@ -164,20 +167,38 @@ def _errors(*codes: int) -> dict:
 
 def spec() -> dict:
     """The whole document (built per call: it is small)."""
+    provider = {
+        "type": "string",
+        "minLength": 1,
+        "description": "A provider's name as the lookup page lists it (404 when there is none).",
+        "example": "聚合AI",
+    }
+    key = {
+        "type": "string",
+        "pattern": KEY_PATTERN,
+        "description": "The relay key (surrounding spaces and a 'Bearer ' prefix are removed).",
+        "example": "sk-" + "x" * 48,
+    }
     key_body = {
         "type": "object",
         "required": ["provider", "key"],
-        "properties": {
-            "provider": {"type": "string", "example": "聚合AI"},
-            "key": {"type": "string", "example": "sk-…"},
-        },
+        "properties": {"provider": provider, "key": key},
     }
     batch_body = {
         "type": "object",
         "required": ["provider", "keys"],
         "properties": {
-            "provider": {"type": "string"},
-            "keys": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+            "provider": provider,
+            "keys": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": 1,
+                "maxItems": int(current_app.config["BATCH_MAX_KEYS"]),
+                "contains": key,
+                "description": "Keys; an item may hold several (split on spaces, commas and "
+                "semicolons). Pieces that are not keys are counted in `skipped`; at least one "
+                "must be a key.",
+            },
         },
     }
     batch_reply = {

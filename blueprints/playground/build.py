@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 
+from blueprints.shared import inputs
 from blueprints.shared.errors import Refusal
 
 from .schema import schema_problems, strict_loads
@@ -109,18 +109,10 @@ def _params(form, suffix: str) -> dict:
     """Parameters given in the form (suffix "@i": one column's own overrides)."""
     out: dict = {}
     for name, (kind, low, high) in PARAMS.items():
-        text = (form.get(name + suffix) or "").strip()
-        if not text:
-            continue
-        try:
-            value = kind(text)
-        except ValueError:
-            raise BadRun("bad_number", field=name) from None
-        if kind is float and not math.isfinite(value):
-            raise BadRun("bad_number", field=name)
-        if not low <= value <= high:
-            raise BadRun("out_of_range", field=name, low=low, high=high)
-        out[name] = value
+        parse = inputs.whole_number if kind is int else inputs.decimal
+        value = parse(form.get(name + suffix), name, low=low, high=high)  # BadValue: refused
+        if value is not None:
+            out[name] = value
     stops = [s for s in (form.get("stop" + suffix) or "").split("\n") if s.strip("\r")]
     stops = [s.rstrip("\r") for s in stops]
     if len(stops) > MAX_STOPS or any(len(s) > 200 for s in stops):
@@ -139,8 +131,10 @@ def _response_format(form, mode: str) -> tuple[dict | None, dict | None]:
     name = (form.get("schema_name") or "").strip()
     if not name or len(name) > 64 or not all(c.isalnum() or c in "_-" for c in name):
         raise BadRun("bad_schema_name")
+    text = form.get("schema") or ""
+    inputs.check_depth(text, "schema")  # BadValue before the parser recurses
     try:
-        schema = strict_loads(form.get("schema") or "")
+        schema = strict_loads(text)
     except ValueError:
         raise BadRun("schema_not_json") from None
     problems = schema_problems(schema)
@@ -152,7 +146,7 @@ def _response_format(form, mode: str) -> tuple[dict | None, dict | None]:
 
 
 def _repeat(form) -> int:
-    text = (form.get("repeat") or "1").strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_REPEAT:
-        raise BadRun("bad_repeat", limit=MAX_REPEAT)
-    return int(text)
+    try:
+        return inputs.whole_number(form.get("repeat"), "repeat", low=1, high=MAX_REPEAT, default=1)
+    except inputs.BadValue:
+        raise BadRun("bad_repeat", limit=MAX_REPEAT) from None

@@ -20,8 +20,6 @@ FORM_ERRORS = {
     "too_many_columns": _l("Compare at most %(limit)s models at once."),
     "bad_messages": _l("The conversation could not be read. Reload the page and try again."),
     "no_message": _l("Write a user message first."),
-    "bad_number": _l("%(field)s must be a number."),
-    "out_of_range": _l("%(field)s must be between %(low)s and %(high)s."),
     "bad_stop": _l("At most %(limit)s stop sequences, one per line, each up to 200 characters."),
     "bad_format": _l("Unknown response format."),
     "bad_schema_name": _l("The schema name must be 1-64 letters, digits, _ or -."),

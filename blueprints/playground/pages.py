@@ -6,7 +6,7 @@ from flask import Response, make_response, render_template, stream_with_context
 
 from blueprints.providers.connect import timeouts
 from blueprints.providers.prices import prices_of
-from blueprints.shared import no_store, render_htmx
+from blueprints.shared import inputs, no_store, render_htmx
 
 from . import build, catalog, codegen, source
 from .errors import form_error
@@ -28,10 +28,11 @@ def page():
     return no_store(render_htmx("playground/index.html", "playground/_partial.html", **context))
 
 
-def refused(error: build.BadRun, status: int = 400):
+def refused(error: build.BadRun | inputs.BadValue, status: int = 400):
     """A run refused before sending: the message (and schema problems), nothing sent."""
+    text = inputs.message(error) if isinstance(error, inputs.BadValue) else form_error(error)
     body = render_template(
-        "playground/_refused.html", message=form_error(error), problems=error.params.get("problems")
+        "playground/_refused.html", message=text, problems=error.params.get("problems")
     )
     return no_store(make_response(body, status))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 from flask_login import current_user
 
+from blueprints.shared.inputs import BadValue, whole_number
 from extensions import limiter, login_manager
 
 from . import pages
@@ -14,26 +15,46 @@ from .source import owner
 bp = Blueprint("playground", __name__, url_prefix="/playground")
 
 
+def _allowed() -> bool:
+    return current_user.is_authenticated or current_app.config["PLAYGROUND_PUBLIC"]
+
+
+@bp.url_value_preprocessor
+def _room_for_long_prompts(_endpoint, _values) -> None:
+    """Long conversations and schemas need more than the app-wide 64 KiB (multipart: 500 kB).
+
+    Raised here, not in before_request: the app-wide CSRF check and the rate limiter's cost
+    read the form in app before_request hooks, which run before any blueprint's; URL value
+    preprocessors run before them all.
+    """
+    if _allowed():
+        limit = int(current_app.config["PLAYGROUND_MAX_BYTES"])
+        request.max_content_length = limit
+        request.max_form_memory_size = limit
+
+
 @bp.before_request
 def _members_only():
     """Login required unless PLAYGROUND_PUBLIC opens the playground to guests."""
-    if not current_user.is_authenticated and not current_app.config["PLAYGROUND_PUBLIC"]:
+    if not _allowed():
         return login_manager.unauthorized()
-    # Long conversations and schemas need more than the app-wide 64 KiB.
-    request.max_content_length = int(current_app.config["PLAYGROUND_MAX_BYTES"])
     return None
 
 
 @bp.errorhandler(BadRun)
-def _refused(error: BadRun):
+@bp.errorhandler(BadValue)
+def _refused(error: BadRun | BadValue):
     return pages.refused(error)
 
 
 def _run_cost() -> int:
     """A run costs one unit per upstream call it may make (columns × repetitions)."""
     columns = min(max(len(request.form.getlist("model")), 1), MAX_COLUMNS)
-    repeat = request.form.get("repeat", "1")
-    return columns * (min(int(repeat), MAX_REPEAT) if repeat.isdigit() and int(repeat) else 1)
+    try:
+        repeat = whole_number(request.form.get("repeat"), "repeat", low=1, high=MAX_REPEAT)
+    except BadValue:
+        repeat = None  # the run itself is refused, saying why
+    return columns * (repeat or 1)
 
 
 @bp.get("")

@@ -12,6 +12,7 @@ from blueprints.keys.models import TrackedKey
 from blueprints.keys.service import my_keys
 from blueprints.providers.models import Provider
 from blueprints.providers.service import find_provider, list_providers
+from blueprints.shared.inputs import row_id
 from blueprints.shared.vault import InvalidToken, vault
 from database import db
 from relay.keys import BadKey, clean_key, mask
@@ -63,9 +64,10 @@ def resolve(form) -> Source:
 
 def _owned(key_id: str | None) -> TrackedKey:
     """One of the user's tracked keys by id (BadRun for guests, bad ids and others' keys)."""
-    if not current_user.is_authenticated or not (key_id or "").isdigit():
+    number = row_id(key_id)
+    if not current_user.is_authenticated or number is None:
         raise BadRun("unknown_key")
-    tracked = db.session.get(TrackedKey, int(key_id))
+    tracked = db.session.get(TrackedKey, number)
     if tracked is None or tracked.user_id != current_user.id:
         raise BadRun("unknown_key")
     return tracked

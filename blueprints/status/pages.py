@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from blueprints.shared import json_attr, render_htmx
 from blueprints.shared.cache import TTLCache
+from blueprints.shared.inputs import whole_number
 from database import utcnow
 
 from . import board, charts
@@ -40,8 +41,8 @@ def _page(response):
 
 def index_page():
     """/status: every public provider, trouble first, PAGE_SIZE at a time."""
-    page = request.args.get("page", "1")
-    data = board.build(page=int(page) if page.isdigit() and len(page) < 6 else 1)
+    page = whole_number(request.args.get("page"), "page", low=1, high=99_999, default=1)
+    data = board.build(page=page)
     return _page(render_htmx("status/index.html", "status/_board.html", board=data, **_helpers()))
 
 

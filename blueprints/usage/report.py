@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from blueprints.keys.family import no_balance_note, no_log_note
 from blueprints.keys.models import TrackedKey
+from blueprints.shared.inputs import iso_date
 from database import utcnow
 
 from . import charts, kpis, queries
@@ -31,21 +32,19 @@ class Span:
 
 
 def span_from(args, zone: tzinfo, now: datetime | None = None) -> Span:
-    """A preset range (24h … 1y) or a custom from/to (ISO dates); bad input → the default."""
+    """A preset range (24h … 1y) or a custom from/to (ISO dates, else BadValue).
+
+    An unknown range name, a missing date, or from after to, falls back to the default.
+    """
     now = now or utcnow()
     today = now.astimezone(zone).date()
     name = args.get("range", DEFAULT_RANGE)
     if name == "custom":
-        try:
-            start = date.fromisoformat(args.get("from", ""))
-            end = date.fromisoformat(args.get("to", ""))
-        except ValueError:
-            name = DEFAULT_RANGE
-        else:
-            end = min(end, today)
-            if start <= end and (end - start).days < MAX_CUSTOM_DAYS:
-                return Span(name, start, end, day_start(start, zone), _end_of(end, zone, now))
-            name = DEFAULT_RANGE
+        start, end = iso_date(args.get("from"), "from"), iso_date(args.get("to"), "to")
+        end = min(end, today) if end else None
+        if start and end and start <= end and (end - start).days < MAX_CUSTOM_DAYS:
+            return Span(name, start, end, day_start(start, zone), _end_of(end, zone, now))
+        name = DEFAULT_RANGE
     name = name if name in RANGES else DEFAULT_RANGE
     if name == "24h":
         return Span(

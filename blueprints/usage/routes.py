@@ -24,13 +24,13 @@ def index():
     return pages.overview_page()
 
 
-@bp.get("/<int:key_id>")
+@bp.get("/<id:key_id>")
 def key(key_id: int):
     """One key over a range: remaining, spend, models, tokens, requests, runway, reconcile."""
     return pages.key_page(owned_key(current_user, key_id))
 
 
-@bp.get("/<int:key_id>.csv")
+@bp.get("/<id:key_id>.csv")
 def key_csv(key_id: int):
     """The range's daily rows as CSV (money units, UTF-8 with BOM)."""
     return pages.key_csv(owned_key(current_user, key_id))
