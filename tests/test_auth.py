@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from blueprints.auth.access import load_user
 from blueprints.auth.service import find_user
 from tests.conftest import PASSWORD, login, make_app
 
@@ -112,3 +113,62 @@ def test_it_ends_sessions_when_the_password_changes(app, client, make_user):
     )
     assert client.get("/keys").status_code == 302
     assert login(client, "alice", "brandnew123").status_code == 303
+
+
+def _copy_session(source, target) -> None:
+    """Put source's session cookie into target (what a thief with a copy of the cookie does)."""
+    target.set_cookie("session", source.get_cookie("session").value)
+
+
+def test_it_refuses_a_session_cookie_copied_before_logout(app, make_user):
+    """Logout ends the session on the server: a copy of the cookie taken before is refused."""
+    make_user("alice")
+    browser, thief = app.test_client(), app.test_client()
+    login(browser, "alice")
+    _copy_session(browser, thief)
+    assert thief.get("/keys").status_code == 200  # the copy works while the session lives
+    assert browser.post("/logout").status_code == 303
+    assert thief.get("/keys").status_code == 302
+    assert thief.get("/keys", headers={"HX-Request": "true"}).status_code == 401
+    assert login(browser, "alice").status_code == 303  # logging in again works
+    assert browser.get("/keys").status_code == 200
+    assert thief.get("/keys").status_code == 302  # and does not revive the old cookie
+
+
+def test_it_refuses_a_session_cookie_copied_before_a_password_change(app, make_user):
+    """An admin's password reset ends every session of that user, copies included."""
+    make_user("root", admin=True)
+    make_user("alice")
+    admin, browser, thief = app.test_client(), app.test_client(), app.test_client()
+    login(admin, "root")
+    login(browser, "alice")
+    _copy_session(browser, thief)
+    with app.app_context():
+        alice = find_user("alice").id
+    reset = admin.post(f"/admin/users/{alice}/password", data={"password": "brandnew123"})
+    assert reset.status_code < 400
+    assert browser.get("/keys").status_code == 302
+    assert thief.get("/keys").status_code == 302
+    assert admin.get("/keys").status_code == 200  # other users' sessions live on
+
+
+def test_it_keeps_a_disabled_users_old_sessions_dead_after_enabling(app, make_user):
+    """Disabling ends the sessions; enabling again does not bring a copied cookie back."""
+    make_user("alice")
+    browser, thief = app.test_client(), app.test_client()
+    login(browser, "alice")
+    _copy_session(browser, thief)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["users", "disable", "alice"]).exit_code == 0
+    assert runner.invoke(args=["users", "enable", "alice"]).exit_code == 0
+    assert thief.get("/keys").status_code == 302
+    assert login(browser, "alice").status_code == 303
+
+
+@pytest.mark.parametrize("session_id", ["1", "1.x", "².0", "1.²", "9" * 30 + ".0", "1.0.0", ""])
+def test_it_refuses_malformed_session_ids(app, make_user, session_id):
+    """A session id not of the form id.generation never finds a user (nor raises)."""
+    make_user("alice")
+    with app.test_request_context():
+        assert load_user(session_id) is None
+        assert load_user("1.0") is not None

@@ -9,7 +9,7 @@ from flask_login import current_user, login_user, logout_user
 from blueprints.shared import safe_next
 from extensions import limiter
 
-from .service import authenticate
+from .service import authenticate, end_sessions
 
 bp = Blueprint("auth", __name__, cli_group="users")
 
@@ -43,6 +43,9 @@ def login_post():
 
 @bp.post("/logout")
 def logout():
-    """Log out (a POST, so a link or an image cannot do it)."""
+    """Log out (a POST, so a link or an image cannot do it), ending the user's sessions on the
+    server too: a copy of the cookie taken before stops working."""
+    if current_user.is_authenticated:
+        end_sessions(current_user._get_current_object())
     logout_user()
     return redirect(url_for("lookup.index"), code=303)
