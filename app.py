@@ -9,7 +9,7 @@ from flask import Flask
 
 from blueprints import BLUEPRINTS, init_app
 from database import db
-from extensions import csrf, htmx, instance_secret, limiter, login_manager, migrate
+from extensions import csrf, htmx, instance_secret, limiter, login_manager, migrate, owner_only_dir
 
 ROOT = Path(__file__).resolve().parent
 
@@ -85,7 +85,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("RELAYDASH")
     if test_config:
         app.config.update(test_config)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    owner_only_dir(app.instance_path)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
     db.init_app(app)
