@@ -70,8 +70,13 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,
     "BABEL_DEFAULT_LOCALE": "en",
     "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
+    # Cookies: Secure by default (served over https behind a TLS proxy); `make run` on
+    # http://127.0.0.1 turns it off. Over https the cookie is Secure whatever this says.
+    "SESSION_COOKIE_SECURE": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
+    # Reverse proxies in front that set X-Forwarded-For/-Proto (0: trust no such header).
+    "TRUSTED_PROXIES": 0,
 }
 
 

@@ -94,6 +94,7 @@ def make_app(tmp_path: Path, **overrides):
         "RELAY_CONNECT_TIMEOUT": 1.0,
         "RELAY_READ_TIMEOUT": 1.0,
         "FIRST_POLL": "inline",
+        "SESSION_COOKIE_SECURE": False,  # served over http, like `make run`
         **overrides,
     }
     app = create_app(config)

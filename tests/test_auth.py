@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from app import DEFAULTS
 from blueprints.auth.access import load_user
-from blueprints.auth.service import find_user
+from blueprints.auth.service import create_user, find_user
 from tests.conftest import PASSWORD, login, make_app
 
 
@@ -172,3 +173,50 @@ def test_it_refuses_malformed_session_ids(app, make_user, session_id):
     with app.test_request_context():
         assert load_user(session_id) is None
         assert load_user("1.0") is not None
+
+
+def _session_cookie(response) -> str:
+    """The Set-Cookie header that carries the session."""
+    (cookie,) = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    return cookie
+
+
+def test_it_marks_the_session_cookie_secure_over_https_only(client, make_user):
+    """HttpOnly and SameSite=Lax always; Secure over https even with SESSION_COOKIE_SECURE off."""
+    make_user("alice")
+    over_https = client.post(
+        "/login", data={"username": "alice", "password": PASSWORD}, base_url="https://localhost"
+    )
+    flags = _session_cookie(over_https).split("; ")
+    assert {"Secure", "HttpOnly", "SameSite=Lax"} <= set(flags)
+    over_http = login(client, "alice")
+    flags = _session_cookie(over_http).split("; ")
+    assert {"HttpOnly", "SameSite=Lax"} <= set(flags) and "Secure" not in flags
+    assert not [c for c in over_http.headers.getlist("Set-Cookie") if "remember" in c]
+
+
+def test_it_marks_the_session_cookie_secure_by_default(tmp_path):
+    """The production default: Secure even when the app cannot see the https (no proxy set)."""
+    assert DEFAULTS["SESSION_COOKIE_SECURE"] is True
+    app = make_app(tmp_path, SESSION_COOKIE_SECURE=DEFAULTS["SESSION_COOKIE_SECURE"])
+    with app.app_context():
+        create_user("alice", PASSWORD)
+    flags = _session_cookie(login(app.test_client(), "alice")).split("; ")
+    assert {"Secure", "HttpOnly", "SameSite=Lax"} <= set(flags)
+    for flag in ("SECURE", "HTTPONLY", "SAMESITE"):  # a remember cookie would get the same
+        assert app.config[f"REMEMBER_COOKIE_{flag}"] == app.config[f"SESSION_COOKIE_{flag}"]
+
+
+@pytest.mark.parametrize("proxies,secure", [(0, False), (1, True)])
+def test_it_trusts_x_forwarded_proto_only_from_configured_proxies(tmp_path, proxies, secure):
+    """With TRUSTED_PROXIES=1 the proxy's X-Forwarded-Proto: https makes the cookie Secure."""
+    app = make_app(tmp_path, TRUSTED_PROXIES=proxies)
+    with app.app_context():
+        create_user("alice", PASSWORD)
+    response = app.test_client().post(
+        "/login",
+        data={"username": "alice", "password": PASSWORD},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"},
+    )
+    assert ("Secure" in _session_cookie(response).split("; ")) is secure
+    assert ("Strict-Transport-Security" in response.headers) is secure
