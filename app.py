@@ -50,8 +50,11 @@ DEFAULTS = {
     "ALERTS_ALLOW_ANY_HOST": False,
     "ALERTS_ALLOW_PRIVATE": False,
     "ALERTS_TEST_RATE_LIMIT": "6/minute;60/hour",
+    # Logins: every attempt per client; failures per (client, username), the tight one, and
+    # failures per username from all clients together, much looser (see blueprints/auth/routes.py).
     "LOGIN_RATE_LIMIT": "10/minute;60/hour",
-    "LOGIN_USER_RATE_LIMIT": "5/minute;30/hour",
+    "LOGIN_FAILURE_RATE_LIMIT": "5/minute;30/hour",
+    "LOGIN_USER_RATE_LIMIT": "100/hour;300/day",
     # Provider status (blueprints/status/): probes, history, public page.
     "STATUS_TICK_SECONDS": 15,
     "STATUS_THREADS": 32,

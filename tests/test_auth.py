@@ -54,6 +54,67 @@ def test_it_throttles_logins_per_username(tmp_path, make_user):
     assert login(client, "BOB").status_code == 429  # same account, other spelling
 
 
+def _from(app, address: str):
+    """A test client whose requests come from this address."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def _throttled_app(tmp_path, **limits):
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, **limits)
+    with app.app_context():
+        create_user("alice", PASSWORD)
+        create_user("bob", PASSWORD)
+    return app
+
+
+def test_it_lets_the_user_in_while_an_attacker_is_locked_out(tmp_path):
+    """An attacker failing for alice is stopped; alice from her own client logs in fine."""
+    app = _throttled_app(tmp_path)  # the default limits
+    attacker, alice = _from(app, "203.0.113.66"), _from(app, "198.51.100.7")
+    codes = [login(attacker, "alice", f"guess {n}").status_code for n in range(10)]
+    assert codes == [401] * 5 + [429] * 5
+    assert login(attacker, "alice").status_code == 429  # the right password, from there
+    refused = login(attacker, "ALICE ", "guess")
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    assert "Too many login attempts" in refused.get_data(as_text=True)
+    assert login(alice, "alice").status_code == 303
+    assert alice.get("/keys").status_code == 200
+
+
+def test_it_counts_only_failures_per_client_and_username(tmp_path):
+    """Successes do not count; another account from the failing client is not held back."""
+    app = _throttled_app(tmp_path, LOGIN_FAILURE_RATE_LIMIT="2/minute")
+    client = _from(app, "198.51.100.7")
+    assert [login(client, "alice").status_code for _ in range(4)] == [303] * 4
+    assert [login(client, "alice", "typo").status_code for _ in range(3)] == [401, 401, 429]
+    assert login(client, "bob").status_code == 303
+
+
+def test_it_keeps_a_loose_per_username_limit_across_clients(tmp_path):
+    """Many clients each under the tight limit still meet the per-username one."""
+    app = _throttled_app(tmp_path, LOGIN_USER_RATE_LIMIT="6/hour")
+    for n in range(3):
+        attacker = _from(app, f"203.0.113.{n}")
+        assert [login(attacker, "alice", "guess").status_code for _ in range(2)] == [401, 401]
+    assert login(_from(app, "198.51.100.7"), "alice").status_code == 429
+    assert login(_from(app, "198.51.100.7"), "bob").status_code == 303
+
+
+def test_it_tells_clients_apart_behind_a_trusted_proxy(tmp_path):
+    """With TRUSTED_PROXIES=1 the client is the proxy's X-Forwarded-For, not the proxy."""
+    app = _throttled_app(tmp_path, TRUSTED_PROXIES=1)
+    proxy = app.test_client()  # every request comes from 127.0.0.1, the proxy
+
+    def via(address, *args):
+        data = {"username": args[0], "password": args[1] if len(args) > 1 else PASSWORD}
+        return proxy.post("/login", data=data, headers={"X-Forwarded-For": address})
+
+    assert {via("203.0.113.66", "alice", "guess").status_code for _ in range(8)} == {401, 429}
+    assert via("198.51.100.7", "alice").status_code == 303
+
+
 def test_it_redirects_htmx_to_login_instead_of_swapping_it_in(client):
     """An htmx request to a protected view gets 401 + HX-Redirect, never a login page."""
     response = client.get("/keys", headers={"HX-Request": "true"})
