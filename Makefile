@@ -29,7 +29,7 @@ $(TEST_STAMP): $(STAMP)
 
 run: $(STAMP) $(CATALOGS)
 	$(BIN)/flask --app app setup
-	RELAYDASH_SCHEDULER_ENABLED=true $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+	RELAYDASH_SCHEDULER_ENABLED=true RELAYDASH_SESSION_COOKIE_SECURE=false $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
 
 test: $(TEST_STAMP) $(CATALOGS)
 	@if [ ! -x /usr/bin/chromium ]; then \

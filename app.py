@@ -10,7 +10,7 @@ from flask import Flask
 from blueprints import BLUEPRINTS, init_app
 from blueprints.shared.inputs import IdConverter
 from database import db
-from extensions import csrf, htmx, instance_secret, limiter, login_manager, migrate
+from extensions import csrf, htmx, instance_secret, limiter, login_manager, migrate, owner_only_dir
 
 ROOT = Path(__file__).resolve().parent
 
@@ -54,8 +54,11 @@ DEFAULTS = {
     "ALERTS_ALLOW_ANY_HOST": False,
     "ALERTS_ALLOW_PRIVATE": False,
     "ALERTS_TEST_RATE_LIMIT": "6/minute;60/hour",
+    # Logins: every attempt per client; failures per (client, username), the tight one, and
+    # failures per username from all clients together, much looser (see blueprints/auth/routes.py).
     "LOGIN_RATE_LIMIT": "10/minute;60/hour",
-    "LOGIN_USER_RATE_LIMIT": "5/minute;30/hour",
+    "LOGIN_FAILURE_RATE_LIMIT": "5/minute;30/hour",
+    "LOGIN_USER_RATE_LIMIT": "100/hour;300/day",
     # Provider status (blueprints/status/): probes, history, public page.
     "STATUS_TICK_SECONDS": 15,
     "STATUS_THREADS": 32,
@@ -74,8 +77,13 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,
     "BABEL_DEFAULT_LOCALE": "en",
     "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
+    # Cookies: Secure by default (served over https behind a TLS proxy); `make run` on
+    # http://127.0.0.1 turns it off. Over https the cookie is Secure whatever this says.
+    "SESSION_COOKIE_SECURE": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
+    # Reverse proxies in front that set X-Forwarded-For/-Proto (0: trust no such header).
+    "TRUSTED_PROXIES": 0,
 }
 
 
@@ -89,7 +97,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("RELAYDASH")
     if test_config:
         app.config.update(test_config)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    owner_only_dir(app.instance_path)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
     db.init_app(app)

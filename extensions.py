@@ -22,6 +22,17 @@ limiter = Limiter(key_func=get_remote_address)
 login_manager = LoginManager()
 
 
+def owner_only_dir(path: str) -> None:
+    """Create instance/ mode 0700 (database, secrets): no other local user may list or read it.
+    An existing one of ours is tightened too (a git checkout makes it 0755)."""
+    directory = Path(path)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = directory.stat()
+    # Someone else's directory (a shared deployment) is theirs to set.
+    if mode.st_uid == os.getuid() and mode.st_mode & 0o077:
+        directory.chmod(0o700)
+
+
 def instance_secret(instance_path: str, name: str) -> str:
     """Read a generated secret from instance/, creating it (mode 0600) on first run."""
     path = Path(instance_path) / name

@@ -9,6 +9,7 @@ from .admin import bp as admin
 from .alerts import bp as alerts
 from .auth import bp as auth
 from .core import bp as core
+from .core import security
 from .core.i18n import select_locale, select_timezone
 from .keys import bp as keys
 from .lookup import bp as lookup
@@ -38,6 +39,7 @@ BLUEPRINTS = (
 def init_app(app: Flask) -> None:
     """App-wide wiring that belongs to no single blueprint."""
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    security.init_app(app)
     redact_logs(app.logger.name)
     vault.init_app(app)
     start_in_process(app)

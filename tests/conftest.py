@@ -102,6 +102,7 @@ def make_app(tmp_path: Path, **overrides):
         "FIRST_POLL": "inline",
         # the fake relays listen on 127.0.0.1 (tests/test_guard.py turns this off)
         "ALLOW_PRIVATE_PROVIDERS": True,
+        "SESSION_COOKIE_SECURE": False,  # served over http, like `make run`
         **overrides,
     }
     app = create_app(config)

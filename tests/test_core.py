@@ -61,6 +61,22 @@ def test_it_keeps_the_sqlite_database_and_its_wal_owner_only(tmp_path, monkeypat
         os.umask(old)
 
 
+def test_it_creates_instance_owner_only(tmp_path, monkeypatch):
+    """instance/ is created 0700 (even under umask 022), and an existing 0755 one is tightened."""
+    fresh, checkout = tmp_path / "var" / "relaydash", tmp_path / "checkout"
+    checkout.mkdir(mode=0o755)
+    checkout.chmod(0o755)
+    old = os.umask(0o022)
+    try:
+        for instance in (fresh, checkout):
+            monkeypatch.setenv("RELAYDASH_INSTANCE", str(instance))
+            create_app()
+            assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+            assert stat.S_IMODE((instance / "secret_key").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
 def test_it_generates_a_secret_key_once_with_mode_0600(tmp_path, monkeypatch):
     """No SECRET_KEY configured → one is generated into instance/ and reused."""
     monkeypatch.setenv("RELAYDASH_INSTANCE", str(tmp_path))

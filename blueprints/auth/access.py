@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import hmac
+import re
 
 from flask import abort, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
@@ -14,13 +14,18 @@ from extensions import htmx, login_manager
 
 from .models import User
 
+# "<user id>.<session generation>" (User.get_id); ASCII digits only, at most 18 of them.
+SESSION_ID = re.compile(r"([0-9]{1,18})\.([0-9]{1,18})")
+
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
-    """The logged-in user, if still present and the password unchanged since login."""
-    user_id, _, stamp = session_id.partition(".")
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    if user is None or not hmac.compare_digest(stamp, user.password_hash[-12:]):
+    """The session's user, if its generation is still theirs: logout, a new password and
+    disabling raise the generation, which ends every session issued before, server-side.
+    Flask-Login asks on every request that looks at `current_user`."""
+    match = SESSION_ID.fullmatch(session_id)
+    user = db.session.get(User, int(match[1])) if match else None
+    if user is None or user.session_generation != int(match[2]):
         return None
     return user
 

@@ -28,10 +28,13 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Every session carries the generation it was issued under; raising it (logout, a new
+    # password, disabling) ends them all, including cookies copied before.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def get_id(self) -> str:
-        """Session id: the row id plus a slice of the password hash, so a reset ends sessions."""
-        return f"{self.id}.{self.password_hash[-12:]}"
+        """Session id: the row id plus the session generation (see `load_user`)."""
+        return f"{self.id}.{self.session_generation}"
 
     @property
     def is_active(self) -> bool:

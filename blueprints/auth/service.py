@@ -50,15 +50,25 @@ def create_user(username: str, password: str, *, admin: bool = False) -> User:
 
 
 def set_password(user: User, password: str) -> None:
-    """Replace a user's password."""
+    """Replace a user's password; every session of theirs ends."""
     _check_password(password)
     user.set_password(password)
+    _next_generation(user)
     db.session.commit()
 
 
 def set_active(user: User, active: bool) -> None:
-    """Enable or disable a user (a disabled user's sessions stop working)."""
+    """Enable or disable a user (disabling ends their sessions for good: enabling again
+    does not bring them back)."""
     user.active = active
+    if not active:
+        _next_generation(user)
+    db.session.commit()
+
+
+def end_sessions(user: User) -> None:
+    """End every session of this user, server-side: cookies issued before stop working."""
+    _next_generation(user)
     db.session.commit()
 
 
@@ -78,6 +88,11 @@ def authenticate(username: str | None, password: str | None) -> User | None:
 def list_users() -> list[User]:
     """Everyone, oldest first."""
     return list(db.session.scalars(select(User).order_by(User.id)))
+
+
+def _next_generation(user: User) -> None:
+    # An SQL increment, so two changes at once cannot both write the same next value.
+    user.session_generation = User.session_generation + 1
 
 
 def _check_password(password: str) -> None:

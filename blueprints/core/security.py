@@ -1,10 +1,12 @@
-"""Security headers and a per-request CSP nonce on every response."""
+"""Security headers and a per-request CSP nonce on every response; cookie flags and proxies."""
 
 from __future__ import annotations
 
 import secrets
 
-from flask import g, request
+from flask import Flask, g, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .routes import bp
 
@@ -42,3 +44,25 @@ def security_headers(response):
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response
+
+
+class SessionCookie(SecureCookieSessionInterface):
+    """The session cookie is `Secure` when SESSION_COOKIE_SECURE says so or the request came
+    over https (behind a proxy: with TRUSTED_PROXIES set), so https never sends it without."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        secure = super().get_cookie_secure(app)
+        return secure or (has_request_context() and request.is_secure)
+
+
+def init_app(app: Flask) -> None:
+    """Cookie flags for the session and remember cookies; X-Forwarded-* from trusted proxies."""
+    app.session_interface = SessionCookie()
+    # Login never asks for a remember cookie; should one appear, it gets the session's flags.
+    for flag in ("SECURE", "HTTPONLY", "SAMESITE"):
+        app.config.setdefault(f"REMEMBER_COOKIE_{flag}", app.config[f"SESSION_COOKIE_{flag}"])
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        # The client's address (rate limits, login lockout) and https (cookies, HSTS) come from
+        # the last `proxies` X-Forwarded-For/-Proto entries, which our own proxies wrote.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
