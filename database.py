@@ -9,9 +9,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, Float, MetaData, TypeDecorator, event, literal
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.sql.functions import FunctionElement
 
 
 def utcnow() -> datetime:
@@ -37,6 +39,36 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class db_now(FunctionElement):  # noqa: N801 (used like func.now())
+    """SQL: the database's clock, `seconds` ahead, for times every process must judge alike.
+
+    It compares with, and can be stored in, UTCDateTime columns. On SQLite it is the text
+    SQLAlchemy stores there ('YYYY-MM-DD HH:MM:SS.ffffff', UTC), so the two compare as text
+    (CURRENT_TIMESTAMP has no fraction: '…:05' sorts before '…:05.000000'). On PostgreSQL it is
+    clock_timestamp(), not now(), which stays at the transaction's start.
+    """
+
+    type = UTCDateTime()
+    inherit_cache = True
+    name = "db_now"
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        super().__init__(literal(float(seconds), Float()))
+
+
+@compiles(db_now)
+def _db_now_sqlite(element, compiler, **kw):
+    seconds = compiler.process(element.clauses, **kw)
+    # 'now' has millisecond precision; three zeros make it the six digits SQLAlchemy writes.
+    return f"(strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', {seconds})) || '000')"
+
+
+@compiles(db_now, "postgresql")
+def _db_now_postgresql(element, compiler, **kw):
+    seconds = compiler.process(element.clauses, **kw)
+    return f"(clock_timestamp() + {seconds} * INTERVAL '1 second')"
 
 
 class Base(DeclarativeBase):

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from blueprints.alerts import deliver_due_job
 from blueprints.auth.models import User
@@ -19,7 +19,8 @@ from blueprints.keys import poll_once, prune_samples
 from blueprints.keys.models import BalanceSample, TrackedKey
 from blueprints.providers.models import Provider
 from blueprints.scheduler import runner
-from blueprints.scheduler.lease import acquire, holder_of, release
+from blueprints.scheduler.lease import acquire, generation_of, holder_of, release
+from blueprints.scheduler.models import Lease
 from blueprints.shared.vault import vault
 from blueprints.status import probe_job
 from database import db, utcnow
@@ -29,27 +30,46 @@ TTL = 20
 
 
 def test_it_gives_the_lease_to_one_holder_at_a_time(app):
-    now = utcnow()
     with app.app_context():
-        assert acquire("scheduler", "a", TTL, now)
-        assert not acquire("scheduler", "b", TTL, now)
-        assert acquire("scheduler", "a", TTL, now + timedelta(seconds=15))  # renewed
-        assert not acquire("scheduler", "b", TTL, now + timedelta(seconds=30))
-        assert holder_of("scheduler", now + timedelta(seconds=30)) == "a"
+        assert acquire("scheduler", "a", TTL) == 1
+        assert acquire("scheduler", "b", TTL) is None
+        assert acquire("scheduler", "a", TTL) == 1  # renewed: the same generation
+        assert holder_of("scheduler") == "a"
 
 
-def test_it_hands_an_expired_lease_to_the_standby(app):
-    now = utcnow()
+def test_it_hands_an_expired_lease_to_the_standby_under_a_new_generation(app):
     with app.app_context():
-        assert acquire("scheduler", "a", TTL, now)
-        later = now + timedelta(seconds=TTL + 1)  # "a" died and stopped renewing
-        assert holder_of("scheduler", later) is None
-        assert acquire("scheduler", "b", TTL, later)
-        assert not acquire("scheduler", "a", TTL, later)
+        assert acquire("scheduler", "a", -1) == 1  # "a" died: its lease has run out
+        assert holder_of("scheduler") is None
+        assert acquire("scheduler", "b", TTL) == 2
+        assert acquire("scheduler", "a", TTL) is None
         release("scheduler", "a")  # not the holder: no effect
-        assert holder_of("scheduler", later) == "b"
+        assert holder_of("scheduler") == "b"
         release("scheduler", "b")
-        assert acquire("scheduler", "a", TTL, later)
+        assert holder_of("scheduler") is None
+        assert acquire("scheduler", "a", TTL) == 3  # the row stays: generations never repeat
+        assert generation_of("scheduler") == 3
+
+
+def test_it_moves_the_generation_on_when_a_holder_takes_back_its_own_expired_lease(app):
+    with app.app_context():
+        assert acquire("scheduler", "a", -1) == 1  # "a" stalled past its lease
+        assert acquire("scheduler", "a", TTL) == 2  # what ran under 1 is fenced out
+
+
+def test_it_judges_expiry_by_the_database_clock_in_the_stored_format(app):
+    with app.app_context():
+        assert acquire("scheduler", "a", TTL) == 1
+        stored = db.session.get(Lease, "scheduler").expires_at  # written by the database
+        assert timedelta(seconds=TTL - 5) < stored - utcnow() < timedelta(seconds=TTL + 5)
+        # Rows written with the app's own clock compare right to the millisecond: 200 ms ago
+        # is expired (CURRENT_TIMESTAMP, without a fraction, would call it live within the second).
+        for offset, holder in ((-0.2, None), (30, "a")):
+            db.session.execute(
+                update(Lease).values(expires_at=utcnow() + timedelta(seconds=offset))
+            )
+            db.session.commit()
+            assert holder_of("scheduler") == holder
 
 
 def old_sample(app) -> None:
@@ -85,7 +105,7 @@ def sample_count(app) -> int:
 def test_it_runs_a_job_only_in_the_scheduler_holding_the_lease(app):
     old_sample(app)
     with app.app_context():
-        assert acquire(runner.LEASE, "first", TTL)
+        assert acquire(runner.LEASE, "first", TTL) == 1
     assert runner.run_guarded(app, "second", prune_samples) is None
     assert sample_count(app) == 1  # the second scheduler did nothing
     assert runner.run_guarded(app, "first", prune_samples) == 1
@@ -95,7 +115,7 @@ def test_it_runs_a_job_only_in_the_scheduler_holding_the_lease(app):
 def test_it_lets_the_standby_act_once_the_holder_is_gone(app):
     old_sample(app)
     with app.app_context():
-        assert acquire(runner.LEASE, "dead", TTL, utcnow() - timedelta(seconds=TTL + 5))
+        assert acquire(runner.LEASE, "dead", -1) == 1
     assert runner.keep_lease(app, "standby")
     assert runner.run_guarded(app, "standby", prune_samples) == 1
     assert not runner.keep_lease(app, "dead")
@@ -180,7 +200,7 @@ CONTENDER = textwrap.dedent(
             go = float(sys.argv[5])
             while time.time() < go:
                 time.sleep(0.005)
-            print(sum(acquire("scheduler", holder, ttl) for _ in range(40)), flush=True)
+            print(sum(acquire("scheduler", holder, ttl) is not None for _ in range(40)), flush=True)
         elif mode == "hold":
             while True:
                 if acquire("scheduler", holder, ttl):

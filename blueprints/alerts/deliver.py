@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import requests
 from sqlalchemy import select
 
+from blueprints.shared.fence import check
 from blueprints.shared.vault import InvalidToken, vault
 from database import db, utcnow
 from relay import guard
@@ -36,6 +37,7 @@ def deliver_due(now: datetime | None = None, limit: int = 100) -> int:
     )
     tried = 0
     for delivery in db.session.scalars(query).all():
+        check()  # a pass that lost the lease would send what the new holder sends again
         attempt(delivery, now)
         db.session.commit()  # one at a time: a crash never sends the same message twice
         tried += 1

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select
 import relay
 from blueprints.providers.models import Provider
 from blueprints.providers.service import known_family
+from blueprints.shared.fence import check
 from blueprints.shared.vault import InvalidToken, Vault, vault
 from database import db
 from relay.calls import LOG_TOKEN
@@ -60,6 +61,8 @@ def ingest_logs(pool, now: datetime, timeout) -> tuple[int, int]:
         if len(jobs) < max_reads and _affordable(base_url, headroom):
             jobs.append((key, base_url, info))
     secrets = vault()
+    if jobs:
+        check()
     futures = [
         (key, pool.submit(_read, secrets, key.ciphertext, url, info, timeout))
         for key, url, info in jobs

@@ -24,6 +24,7 @@ import relay
 from blueprints.providers.connect import connect, timeouts
 from blueprints.providers.models import Provider
 from blueprints.providers.service import family_of
+from blueprints.shared.fence import check
 from blueprints.shared.vault import InvalidToken, Vault, vault
 from database import db, utcnow
 
@@ -124,6 +125,7 @@ def poll_key(key_id: int) -> BalanceSample | None:
 
 def _plan(provider: Provider, *, background: bool = True) -> _Relay:
     """The provider's family and, for one-api / new-api, its /api/status for this pass."""
+    check()  # a pass that lost the lease asks no relay anything more
     conn = connect(provider)
     family = family_of(provider, conn.timeout, background=background)
     if family is None:
@@ -166,6 +168,7 @@ def _run(pool, relays: dict[int, _Relay], threads: int, report, fixed_now) -> No
     done: list[Outcome] = []
 
     def fill() -> None:
+        check()  # no more polls once the pass lost the lease (or the scheduler is stopping)
         for provider_id, r in relays.items():
             while r.queue and not r.stopped and r.running < per_relay and len(running) < threads:
                 if r.budgeted and relay.BUDGETS.reserve(

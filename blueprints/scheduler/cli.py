@@ -8,10 +8,12 @@ import click
 from flask import Blueprint, current_app
 
 from blueprints.keys import poll_once
+from blueprints.shared.fence import FencedOut, fenced
 from blueprints.status import probe_once
+from database import db
 
-from .lease import acquire, holder_of, release
-from .runner import LEASE, lease_ttl, make_holder, run_forever, stop_in_process
+from .lease import holder_of
+from .runner import LEASE, held, make_holder, run_forever, stop_in_process
 
 bp = Blueprint("scheduler", __name__, cli_group=None)
 
@@ -19,18 +21,25 @@ bp = Blueprint("scheduler", __name__, cli_group=None)
 @bp.cli.command("poll-once")
 @click.option("--force", is_flag=True, help="Poll every key and run every probe now, due or not.")
 def poll_once_command(force: bool) -> None:
-    """Poll due keys and run due status probes once now (taking the lease); print summaries."""
+    """Poll due keys and run due status probes once now, holding the lease; print summaries.
+
+    The lease is taken like a scheduler's (refused while a scheduler holds it), renewed while the
+    passes run and released after; their writes are fenced like a scheduler's passes.
+    """
     app = current_app._get_current_object()
     stop_in_process(app)
-    holder = make_holder()
-    if not acquire(LEASE, holder, lease_ttl(app)):
-        # Two passes at once would double the relay calls and the alerts.
-        raise click.ClickException(f"a scheduler is running ({holder_of(LEASE)}); it polls already")
-    try:
-        click.echo(poll_once(force=force).summary())
-        click.echo(probe_once(force=force).summary())
-    finally:
-        release(LEASE, holder)
+    with held(app, make_holder()) as fence:
+        if fence is None:
+            # Two passes at once would double the relay calls and the alerts.
+            running = holder_of(LEASE)
+            raise click.ClickException(f"a scheduler is running ({running}); it polls already")
+        try:
+            with fenced(fence):
+                click.echo(poll_once(force=force).summary())
+                click.echo(probe_once(force=force).summary())
+        except FencedOut as out:
+            db.session.rollback()
+            raise click.ClickException(f"stopped: {out}") from None
 
 
 @bp.cli.command("scheduler")

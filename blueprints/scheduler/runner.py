@@ -4,6 +4,12 @@ The jobs are the features' functions, imported from their packages (the doors) i
 job_specs. Every job first takes or renews the lease; in a process that does not hold it, the
 job returns at once. A separate keeper job renews the lease every few seconds, so a standby
 process takes over within LEASE_SECONDS + LEASE_RENEW_SECONDS of the holder's death.
+
+A job runs fenced (blueprints/shared/fence.py) under the generation it took the lease with: a
+process that stalls past its lease (a pause, a swap storm) and wakes after a standby took over
+writes nothing more and stops calling relays. SIGTERM stops scheduling, tells the running pass to
+stop at its next relay call or commit, waits up to STOP_GRACE seconds for it, and releases the
+lease.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import logging
 import os
 import signal
 import socket
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -26,14 +34,17 @@ from werkzeug.serving import is_running_from_reloader
 
 from blueprints.alerts import deliver_due_job
 from blueprints.keys import poll_once, prune_samples
+from blueprints.shared.fence import FencedOut, fenced
 from blueprints.status import cleanup_job, probe_job
+from database import db
 
-from .lease import acquire, release
+from .lease import LeaseFence, acquire, release
 
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+STOP_GRACE = 30  # seconds a stopping scheduler waits for its pass (relay calls time out sooner)
 Job = Callable[[], object]
 
 
@@ -57,13 +68,49 @@ def make_holder() -> str:
     return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def run_guarded(app: Flask, holder: str, job: Job) -> object:
-    """Run one job in a fresh app context, only while `holder` holds the lease."""
-    with app.app_context():
-        if not acquire(LEASE, holder, lease_ttl(app)):
-            return None
+class Passes:
+    """What this process's scheduler is running (jobs and renewals), and whether it is stopping."""
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self._running = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def one(self) -> Iterator[bool]:
+        """Count a run while the block lasts; yields False (run nothing) once stopping."""
+        with self._changed:
+            started = not self.stopping.is_set()
+            self._running += started
         try:
-            result = job()
+            yield started
+        finally:
+            with self._changed:
+                self._running -= started
+                self._changed.notify_all()
+
+    def stop(self, timeout: float) -> bool:
+        """Start nothing more, tell the running pass to stop; True once nothing runs."""
+        with self._changed:
+            self.stopping.set()
+            return self._changed.wait_for(lambda: self._running == 0, timeout)
+
+
+def run_guarded(app: Flask, holder: str, job: Job, passes: Passes | None = None) -> object:
+    """Run one job in a fresh app context, only while `holder` holds the lease, fenced."""
+    passes = passes or Passes()
+    with passes.one() as go, app.app_context():
+        generation = acquire(LEASE, holder, lease_ttl(app)) if go else None
+        if generation is None:
+            return None
+        fence = LeaseFence(LEASE, generation, lease_ttl(app), passes.stopping)
+        try:
+            with fenced(fence):
+                result = job()
+        except FencedOut as out:
+            db.session.rollback()
+            log.warning("%s stopped (generation %s): %s", job_name(job), generation, out)
+            return None
         except Exception:  # one bad run must not kill the scheduler; the next tick retries
             log.exception("scheduled job %s failed", job_name(job))
             return None
@@ -77,31 +124,45 @@ def job_name(job: Job) -> str:
     return f"{job.__module__}:{job.__qualname__}"
 
 
-def keep_lease(app: Flask, holder: str) -> bool:
+def keep_lease(app: Flask, holder: str, passes: Passes | None = None) -> bool:
     """Renew the lease (or take it over once it has expired); log when that changes."""
-    with app.app_context():
-        held = acquire(LEASE, holder, lease_ttl(app))
-    if _holding.get(holder) != held:
-        log.info("scheduler %s %s the lease", holder, "holds" if held else "waits for")
-        _holding[holder] = held
-    return held
+    passes = passes or Passes()
+    with passes.one() as go, app.app_context():
+        if not go:
+            return False  # stopping: the lease is about to be released
+        generation = acquire(LEASE, holder, lease_ttl(app))
+    if _holding.get(holder) != generation:
+        if generation is None:
+            log.info("scheduler %s waits for the lease", holder)
+        else:
+            log.info("scheduler %s holds the lease (generation %s)", holder, generation)
+        _holding[holder] = generation
+    return generation is not None
 
 
-_holding: dict[str, bool] = {}  # holder -> held at the last renewal, only for the log line
+_holding: dict[str, int | None] = {}  # holder -> generation at the last renewal, for the log
 
 
-def build(app: Flask, scheduler: BaseScheduler, holder: str) -> BaseScheduler:
+def build(
+    app: Flask, scheduler: BaseScheduler, holder: str, passes: Passes | None = None
+) -> BaseScheduler:
     """Add the lease keeper and every job to `scheduler`."""
+    passes = passes or Passes()
     scheduler.configure(
         executors={"default": ThreadPoolExecutor(max_workers=4)}, job_defaults=JOB_DEFAULTS
     )
-    renew = int(app.config.get("LEASE_RENEW_SECONDS", 5))
+    renew = renew_seconds(app)
     scheduler.add_job(
-        keep_lease, "interval", seconds=renew, args=[app, holder], id="lease", name="lease"
+        keep_lease, "interval", seconds=renew, args=[app, holder, passes], id="lease", name="lease"
     )
     for job_id, job, trigger, trigger_args in job_specs(app.config):
         scheduler.add_job(
-            run_guarded, trigger, args=[app, holder, job], id=job_id, name=job_id, **trigger_args
+            run_guarded,
+            trigger,
+            args=[app, holder, job, passes],
+            id=job_id,
+            name=job_id,
+            **trigger_args,
         )
     return scheduler
 
@@ -114,10 +175,10 @@ def start_in_process(app: Flask) -> BackgroundScheduler | None:
         return None  # the reloader's parent only watches files; its child runs the app
     if "scheduler" in app.extensions:
         return app.extensions["scheduler"][0]
-    holder = make_holder()
-    scheduler = build(app, BackgroundScheduler(daemon=True), holder)
+    holder, passes = make_holder(), Passes()
+    scheduler = build(app, BackgroundScheduler(daemon=True), holder, passes)
     scheduler.start()
-    app.extensions["scheduler"] = (scheduler, holder)
+    app.extensions["scheduler"] = (scheduler, holder, passes)
     atexit.register(stop_in_process, app)
     return scheduler
 
@@ -127,27 +188,72 @@ def stop_in_process(app: Flask) -> None:
     running = app.extensions.pop("scheduler", None)
     if running is None:
         return
-    scheduler, holder = running
+    scheduler, holder, passes = running
     scheduler.shutdown(wait=False)
-    with app.app_context():
-        release(LEASE, holder)
+    finish(app, holder, passes)
 
 
 def run_forever(app: Flask) -> None:
     """`flask scheduler`: the blocking scheduler in the foreground until SIGINT/SIGTERM."""
     stop_in_process(app)
-    holder = make_holder()
-    scheduler = build(app, BlockingScheduler(), holder)
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    holder, passes = make_holder(), Passes()
+    scheduler = build(app, BlockingScheduler(), holder, passes)
+
+    def on_sigterm(*_) -> None:
+        if scheduler.running:  # a second SIGTERM while stopping changes nothing
+            scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     log.info("scheduler %s starting", holder)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
+        finish(app, holder, passes)
+
+
+def finish(app: Flask, holder: str, passes: Passes) -> None:
+    """Stop the running pass (it writes nothing more), wait for it a while, release the lease."""
+    if not passes.stop(STOP_GRACE):
+        # Still in a relay call: its fence refuses its writes, and the interpreter waits for
+        # its thread before exiting.
+        log.warning("scheduler %s: a pass is still running; it will write nothing", holder)
+    with app.app_context():
+        release(LEASE, holder)
+    log.info("scheduler %s stopped and released the lease", holder)
+
+
+@contextmanager
+def held(app: Flask, holder: str) -> Iterator[LeaseFence | None]:
+    """The lease for one run outside the scheduler (`flask poll-once`), or None while another
+    process holds it: taken, renewed by a thread every LEASE_RENEW_SECONDS, then released."""
+    ttl = lease_ttl(app)
+    generation = acquire(LEASE, holder, ttl)
+    if generation is None:
+        yield None
+        return
+    done = threading.Event()
+
+    def renew() -> None:
         with app.app_context():
-            release(LEASE, holder)
+            while not done.wait(renew_seconds(app)):
+                if acquire(LEASE, holder, ttl) != generation:
+                    return  # lost: the run's fence finds out at its next check
+
+    keeper = threading.Thread(target=renew, name="lease", daemon=True)
+    keeper.start()
+    try:
+        yield LeaseFence(LEASE, generation, ttl)
+    finally:
+        done.set()
+        keeper.join()
+        release(LEASE, holder)
 
 
 def lease_ttl(app: Flask) -> float:
     return float(app.config.get("LEASE_SECONDS", 20))
+
+
+def renew_seconds(app: Flask) -> int:
+    return max(1, int(app.config.get("LEASE_RENEW_SECONDS", 5)))

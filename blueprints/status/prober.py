@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from blueprints.providers.connect import timeouts
 from blueprints.providers.models import Provider
 from blueprints.providers.service import apply_budget, family_of
+from blueprints.shared.fence import check, guard
 from blueprints.shared.vault import InvalidToken, vault
 from database import db, utcnow
 from relay import FAMILIES, FAMILY_CACHE, Family, reach, resolve
@@ -80,8 +82,9 @@ def probe_once(now: datetime | None = None, *, force: bool = False) -> ProbeRepo
     if jobs:
         threads = max(1, int(current_app.config["STATUS_THREADS"]))
         timeout = timeouts("probe")
+        go_on = guard()  # each probe first: a pass that lost the lease stops probing
         with ThreadPoolExecutor(min(threads, len(jobs)), thread_name_prefix="probe") as pool:
-            results = list(pool.map(lambda job: (job, *_run(job, timeout, fixed)), jobs))
+            results = list(pool.map(lambda job: (job, *_run(job, timeout, fixed, go_on)), jobs))
         store(results, report, now)
     report.seconds = time.monotonic() - started
     return report
@@ -155,6 +158,7 @@ def _families(providers: list[Provider], timeout: tuple[float, float]) -> dict[i
         # Detection asks a few keyless questions, each up to a timeout: every relay at once, no
         # read transaction held open meanwhile; family_of below then reads the warm cache.
         db.session.rollback()
+        check()
         threads = max(1, min(int(current_app.config["STATUS_THREADS"]), len(cold)))
         with ThreadPoolExecutor(threads, thread_name_prefix="detect") as pool:
             list(pool.map(lambda target: _detect(*target, timeout), cold))
@@ -192,9 +196,10 @@ def _key(monitor: Monitor) -> str | None:
 
 
 def _run(
-    job: Job, timeout: tuple[float, float], fixed: datetime | None
+    job: Job, timeout: tuple[float, float], fixed: datetime | None, go_on: Callable[[], None]
 ) -> tuple[datetime, probes.ProbeResult]:
-    """In a pool thread: one probe, never raising."""
+    """In a pool thread: one probe, never raising (but FencedOut from go_on: the pass ends)."""
+    go_on()
     at = fixed or utcnow()
     try:
         if job.tier == "status":
