@@ -135,7 +135,7 @@ def keep_lease(app: Flask, holder: str, passes: Passes | None = None) -> bool:
         if not go:
             return False  # stopping: the lease is about to be released
         generation = acquire(LEASE, holder, lease_ttl(app))
-    if _holding.get(holder) != generation:
+    if holder not in _holding or _holding[holder] != generation:
         if generation is None:
             log.info("scheduler %s waits for the lease", holder)
         else:
@@ -254,6 +254,7 @@ def held(app: Flask, holder: str) -> Iterator[LeaseFence | None]:
     finally:
         done.set()
         keeper.join()
+        db.session.rollback()  # whatever the run left unfinished is not committed now
         release(LEASE, holder)
 
 
