@@ -540,6 +540,7 @@ class _Handler(BaseHTTPRequestHandler):
             client=self.client_address[0],
         )
         relay._record(req)
+        relay._wait_if_held(req.path)
         relay._sleep(relay._latency_for(req.path))
         fault = relay._take_fault(req.path)
         if fault == "timeout":
@@ -736,6 +737,7 @@ class FakeRelay:
         self._stopping = threading.Event()
         self._faults: dict[str, list[Any]] = {}  # path -> [fault, remaining times or None]
         self._latency: dict[str | None, float] = {}
+        self._holds: dict[str, tuple[int, threading.Event]] = {}  # path -> (let through, gate)
         self._hits: dict[tuple[str, str], deque[float]] = {}
         self._conns: set[socket.socket] = set()
         self._next_log_id = 100000
@@ -821,6 +823,16 @@ class FakeRelay:
         with self._lock:
             self._latency[None if path is None else _norm(path)] = seconds
 
+    def hold(self, path: str, *, after: int = 0) -> threading.Event:
+        """Keep requests on a path waiting, all but its first `after`, until the Event is set.
+
+        Requests are recorded on arrival, so `requests_to(path)` shows when one is waiting.
+        """
+        gate = threading.Event()
+        with self._lock:
+            self._holds[_norm(path)] = (after, gate)
+        return gate
+
     def set_fault(self, path: str, fault: str | None, *, times: int | None = None) -> None:
         """Inject a fault on a path ("*" = every path); None clears; times limits it to N uses."""
         if fault is not None and fault not in FAULTS:
@@ -875,10 +887,11 @@ class FakeRelay:
             self._scripts[model] = script
 
     def reset(self) -> None:
-        """Clear faults, latencies, recorded requests and rate-limit counters (keep tokens)."""
+        """Clear faults, latencies, holds, recorded requests, rate-limit counters (keep tokens)."""
         with self._lock:
             self._faults.clear()
             self._latency.clear()
+            self._holds.clear()
             self._hits.clear()
             self.requests.clear()
             self.errors.clear()
@@ -910,6 +923,14 @@ class FakeRelay:
         # an Event wait so stop() does not wait for slow answers
         if seconds > 0:
             self._stopping.wait(seconds)
+
+    def _wait_if_held(self, path: str) -> None:
+        key = _norm(path)
+        with self._lock:
+            after, gate = self._holds.get(key, (0, None))
+            held = gate is not None and sum(_norm(r.path) == key for r in self.requests) > after
+        while held and not gate.wait(0.05) and not self._stopping.is_set():
+            pass
 
     def _latency_for(self, path: str) -> float:
         with self._lock:

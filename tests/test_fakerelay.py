@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -369,6 +370,25 @@ def test_latency(relay_factory, http):
     began = time.monotonic()
     http.get(f"{relay.url}/v1/nope", timeout=2)
     assert time.monotonic() - began < 0.3
+
+
+def test_hold(relay_factory):
+    relay = relay_factory()
+    gate = relay.hold("/api/status", after=1)
+    url = f"{relay.url}/api/status"
+    assert requests.get(url, timeout=2).status_code == 200  # the first goes through
+    answers: list[int] = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(requests.get(url, timeout=10).status_code)
+    )
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while len(relay.requests_to("/api/status")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(relay.requests_to("/api/status")) == 2 and not answers  # recorded, held
+    gate.set()
+    waiting.join(10)
+    assert answers == [200]
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)

@@ -89,10 +89,14 @@ class Passes:
                 self._running -= started
                 self._changed.notify_all()
 
-    def stop(self, timeout: float) -> bool:
-        """Start nothing more, tell the running pass to stop; True once nothing runs."""
+    def stop(self) -> None:
+        """Start nothing more; the running pass stops before its next relay call."""
         with self._changed:
             self.stopping.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until nothing runs; False if something still does after `timeout` seconds."""
+        with self._changed:
             return self._changed.wait_for(lambda: self._running == 0, timeout)
 
 
@@ -131,7 +135,7 @@ def keep_lease(app: Flask, holder: str, passes: Passes | None = None) -> bool:
         if not go:
             return False  # stopping: the lease is about to be released
         generation = acquire(LEASE, holder, lease_ttl(app))
-    if _holding.get(holder) != generation:
+    if holder not in _holding or _holding[holder] != generation:
         if generation is None:
             log.info("scheduler %s waits for the lease", holder)
         else:
@@ -215,7 +219,9 @@ def run_forever(app: Flask) -> None:
 
 def finish(app: Flask, holder: str, passes: Passes) -> None:
     """Stop the running pass (it writes nothing more), wait for it a while, release the lease."""
-    if not passes.stop(STOP_GRACE):
+    passes.stop()
+    log.info("scheduler %s stopping", holder)
+    if not passes.wait(STOP_GRACE):
         # Still in a relay call: its fence refuses its writes, and the interpreter waits for
         # its thread before exiting.
         log.warning("scheduler %s: a pass is still running; it will write nothing", holder)
@@ -248,6 +254,7 @@ def held(app: Flask, holder: str) -> Iterator[LeaseFence | None]:
     finally:
         done.set()
         keeper.join()
+        db.session.rollback()  # whatever the run left unfinished is not committed now
         release(LEASE, holder)
 
 
