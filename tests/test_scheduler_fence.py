@@ -257,6 +257,7 @@ def start_scheduler(app, tmp_path: Path, name: str) -> tuple[subprocess.Popen, P
         "FERNET_KEYS": app.config["FERNET_KEYS"],
         "SECRET_KEY": "x",
         "DEFAULT_PROVIDERS": "[]",
+        "ALLOW_PRIVATE_PROVIDERS": "true",  # the fake relay listens on 127.0.0.1
         "LEASE_SECONDS": "5",
         "LEASE_RENEW_SECONDS": "1",
         "POLL_TICK_SECONDS": "1",
