@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .. import http
 from ..balance import Balance, parse_models
-from ..calls import MODELS, call
+from ..calls import MODELS, call, fan_out
 from ..classify import failure
 from ..info import RelayInfo
 
@@ -74,6 +74,11 @@ def refusal(info: RelayInfo, answers: list[http.Answer], denial: Denial | None =
     return Balance(
         status=status, info=info, reason=reason, http_status=http_status, retry_in=retry_in
     )
+
+
+def ask(base_url: str, key: str, *paths: str, timeout) -> dict[str, http.Answer]:
+    """GET each path with the key, all at once: one round trip for a family's lookup."""
+    return fan_out({p: (lambda p=p: call(base_url, p, key, timeout=timeout)) for p in paths})
 
 
 def models_call(base_url: str, key: str, timeout) -> http.Answer:

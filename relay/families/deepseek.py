@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from .. import http
 from ..balance import Balance, parse_models
-from ..calls import MODELS, call, fan_out
-from .base import BALANCE, REACHABILITY, VALIDITY, Family, family_info, refusal, round6, text_has
+from ..calls import MODELS
+from .base import (
+    BALANCE,
+    REACHABILITY,
+    VALIDITY,
+    Family,
+    ask,
+    family_info,
+    refusal,
+    round6,
+    text_has,
+)
 
 BALANCE_PATH = "/user/balance"
 PREFERRED = ("CNY", "USD")
@@ -35,12 +45,7 @@ def denial(status: int | None, message: str, data: object) -> tuple[str, str] | 
 
 def lookup(base_url: str, key: str, *, timeout=http.DEFAULT_TIMEOUT) -> Balance:
     """The account's balances and the key's models, in parallel."""
-    answers = fan_out(
-        {
-            BALANCE_PATH: lambda: call(base_url, BALANCE_PATH, key, timeout=timeout),
-            MODELS: lambda: call(base_url, MODELS, key, timeout=timeout),
-        }
-    )
+    answers = ask(base_url, key, BALANCE_PATH, MODELS, timeout=timeout)
     answer, models = answers[BALANCE_PATH], answers[MODELS]
     if not answer.ok or not isinstance(answer.data, dict):
         return refusal(family_info("CNY"), [answer, models], denial)

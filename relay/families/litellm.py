@@ -6,9 +6,19 @@ import time
 
 from .. import http
 from ..balance import Balance, parse_models
-from ..calls import MODELS, call, fan_out
+from ..calls import MODELS
 from ..values import number
-from .base import BALANCE, REACHABILITY, VALIDITY, Family, family_info, refusal, round6, text_has
+from .base import (
+    BALANCE,
+    REACHABILITY,
+    VALIDITY,
+    Family,
+    ask,
+    family_info,
+    refusal,
+    round6,
+    text_has,
+)
 from .dates import iso_seconds
 
 KEY_INFO = "/key/info"
@@ -38,12 +48,7 @@ def denial(status: int | None, message: str, data: object) -> tuple[str, str] | 
 
 def lookup(base_url: str, key: str, *, timeout=http.DEFAULT_TIMEOUT) -> Balance:
     """/key/info and /v1/models in parallel; the key's budget when /key/info answers."""
-    answers = fan_out(
-        {
-            KEY_INFO: lambda: call(base_url, KEY_INFO, key, timeout=timeout),
-            MODELS: lambda: call(base_url, MODELS, key, timeout=timeout),
-        }
-    )
+    answers = ask(base_url, key, KEY_INFO, MODELS, timeout=timeout)
     info, models = answers[KEY_INFO], answers[MODELS]
     data = info.data.get("info") if info.ok and isinstance(info.data, dict) else None
     if isinstance(data, dict):

@@ -6,9 +6,19 @@ from urllib.parse import urlsplit
 
 from .. import http
 from ..balance import Balance, parse_models
-from ..calls import MODELS, call, fan_out
+from ..calls import MODELS
 from ..values import number
-from .base import BALANCE, REACHABILITY, VALIDITY, Family, family_info, refusal, round6, text_has
+from .base import (
+    BALANCE,
+    REACHABILITY,
+    VALIDITY,
+    Family,
+    ask,
+    family_info,
+    refusal,
+    round6,
+    text_has,
+)
 
 BALANCE_PATH = "/v1/users/me/balance"
 
@@ -44,12 +54,7 @@ def unit_of(base_url: str) -> str:
 def lookup(base_url: str, key: str, *, timeout=http.DEFAULT_TIMEOUT) -> Balance:
     """The account balance and the key's models, in parallel."""
     unit = unit_of(base_url)
-    answers = fan_out(
-        {
-            BALANCE_PATH: lambda: call(base_url, BALANCE_PATH, key, timeout=timeout),
-            MODELS: lambda: call(base_url, MODELS, key, timeout=timeout),
-        }
-    )
+    answers = ask(base_url, key, BALANCE_PATH, MODELS, timeout=timeout)
     answer, models = answers[BALANCE_PATH], answers[MODELS]
     data = answer.data.get("data") if answer.ok and isinstance(answer.data, dict) else None
     if not isinstance(data, dict):

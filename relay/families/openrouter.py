@@ -6,9 +6,18 @@ import time
 
 from .. import http
 from ..balance import Balance
-from ..calls import call, fan_out
 from ..values import number
-from .base import BALANCE, REACHABILITY, VALIDITY, Family, family_info, refusal, round6, text_has
+from .base import (
+    BALANCE,
+    REACHABILITY,
+    VALIDITY,
+    Family,
+    ask,
+    family_info,
+    refusal,
+    round6,
+    text_has,
+)
 from .dates import iso_seconds
 
 KEY = "/v1/key"
@@ -39,12 +48,7 @@ def denial(status: int | None, message: str, data: object) -> tuple[str, str] | 
 
 def lookup(base_url: str, key: str, *, timeout=http.DEFAULT_TIMEOUT) -> Balance:
     """The key's own figures; the account's credits beside them when the key may read them."""
-    answers = fan_out(
-        {
-            KEY: lambda: call(base_url, KEY, key, timeout=timeout),
-            CREDITS: lambda: call(base_url, CREDITS, key, timeout=timeout),
-        }
-    )
+    answers = ask(base_url, key, KEY, CREDITS, timeout=timeout)
     answer = answers[KEY]
     data = answer.data.get("data") if answer.ok and isinstance(answer.data, dict) else None
     if not isinstance(data, dict):
