@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements.txt
 	touch $@
 
+# The tests also run on PostgreSQL with Redis (RELAYDASH_TEST_DATABASE_URL, .ci/run): their drivers too.
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -c "import tomllib; d = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(d['optional-dependencies']['test']))" > $(VENV)/requirements-test.txt
+	$(BIN)/python -c "import tomllib; d = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print('\n'.join(d['test'] + d['postgres'] + d['redis']))" > $(VENV)/requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements-test.txt
 	touch $@
 

@@ -10,7 +10,16 @@ from flask import Flask
 from blueprints import BLUEPRINTS, init_app
 from blueprints.shared.inputs import IdConverter
 from database import db
-from extensions import csrf, htmx, instance_secret, limiter, login_manager, migrate, owner_only_dir
+from extensions import (
+    csrf,
+    htmx,
+    instance_secret,
+    limiter,
+    login_manager,
+    migrate,
+    owner_only_dir,
+    require_shared_secrets,
+)
 
 ROOT = Path(__file__).resolve().parent
 
@@ -84,6 +93,9 @@ DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     # Reverse proxies in front that set X-Forwarded-For/-Proto (0: trust no such header).
     "TRUSTED_PROXIES": 0,
+    # The shared store for several workers and machines (relay request budgets): redis://… ;
+    # empty: the database keeps them (see README "Several workers and machines").
+    "REDIS_URL": "",
 }
 
 
@@ -97,9 +109,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("RELAYDASH")
     if test_config:
         app.config.update(test_config)
+    require_shared_secrets(app.config)
     owner_only_dir(app.instance_path)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -112,3 +126,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     init_app(app)
     return app
+
+
+def engine_options(config) -> dict:
+    """SQLALCHEMY_ENGINE_OPTIONS with our defaults: a server database's pooled connections are
+    tested before use (pool_pre_ping), so a restarted PostgreSQL costs no failed request.
+    Options set in the config win; SQLite files need none."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if not str(config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        options.setdefault("pool_pre_ping", True)
+    return options

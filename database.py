@@ -71,6 +71,33 @@ def _db_now_postgresql(element, compiler, **kw):
     return f"(clock_timestamp() + {seconds} * INTERVAL '1 second')"
 
 
+class round_float(FunctionElement):  # noqa: N801 (used like func.round())
+    """SQL: round(value, digits) for a double-precision value, on every database.
+
+    SQLite's round() takes a REAL; PostgreSQL has round(numeric, int) only, not
+    round(double precision, int), so there the value goes through NUMERIC and back.
+    """
+
+    type = Float()
+    inherit_cache = True
+    name = "round_float"
+
+    def __init__(self, value, digits: int) -> None:
+        super().__init__(value, literal(int(digits)))
+
+
+@compiles(round_float)
+def _round_float(element, compiler, **kw):
+    value, digits = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"round({value}, {digits})"
+
+
+@compiles(round_float, "postgresql")
+def _round_float_postgresql(element, compiler, **kw):
+    value, digits = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(round(CAST({value} AS NUMERIC), {digits}) AS DOUBLE PRECISION)"
+
+
 class Base(DeclarativeBase):
     """Declarative base: aware datetimes, stable constraint names (portable Alembic diffs)."""
 

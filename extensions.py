@@ -33,6 +33,32 @@ def owner_only_dir(path: str) -> None:
         directory.chmod(0o700)
 
 
+# The secrets every process and machine must share: sessions and CSRF, stored keys' ciphertext,
+# and the fingerprints that tell a tracked key from a new one.
+SHARED_SECRETS = ("SECRET_KEY", "FERNET_KEYS", "FINGERPRINT_SECRET")
+
+
+class MissingSecrets(RuntimeError):
+    """A shared database without the secrets from the environment: refuse to start."""
+
+
+def require_shared_secrets(config) -> None:
+    """With a database other than SQLite (more than one machine can use it), the secrets must come
+    from the configuration: one generated into each machine's instance/ would differ between them.
+    One machine with SQLite keeps generating them."""
+    url = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
+    if url.startswith("sqlite"):
+        return
+    missing = [name for name in SHARED_SECRETS if not config.get(name)]
+    if missing:
+        names = ", ".join(f"RELAYDASH_{name}" for name in missing)
+        raise MissingSecrets(
+            f"refusing to start: {names} not set. With a shared database every process and machine"
+            " needs the same secrets from the environment; generate them once (see README"
+            ' "Several workers and machines") and give all of them the same values.'
+        )
+
+
 def instance_secret(instance_path: str, name: str) -> str:
     """Read a generated secret from instance/, creating it (mode 0600) on first run."""
     path = Path(instance_path) / name

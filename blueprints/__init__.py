@@ -17,7 +17,7 @@ from .playground import bp as playground
 from .providers import bp as providers
 from .scheduler import bp as scheduler
 from .scheduler.runner import start_in_process
-from .shared import vault
+from .shared import budgets, vault
 from .status import bp as status
 from .usage import bp as usage
 
@@ -42,4 +42,5 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     redact_logs(app.logger.name)
     vault.init_app(app)
+    budgets.init_app(app)
     start_in_process(app)

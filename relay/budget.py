@@ -7,6 +7,11 @@ A provider's own request budget (configure()) replaces the global limit for its 
 relay's global limiter also covers the critical paths, so for such a URL they count in both.
 People come first: background callers (the poller, probes, log ingest) may fill a window only up
 to its limit less RESERVE[group], so a share always stays free for interactive lookups.
+
+Every process keeps its own windows (for waits and room), but with several workers or machines
+the relay counts all of them together, so a call is finally paid for in a shared counter
+(`Budgets.shared`, a SharedWindows the app injects: Redis or the database; relay/ knows neither).
+A call goes out only when both this process's window and the shared one have room.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import math
 import threading
 import time
 from collections import deque
+from typing import Protocol
 
 CRITICAL = "critical"
 GLOBAL = "global"
@@ -28,6 +34,9 @@ MAX_ESCALATION = 16
 # A configured budget frees a slot this much later than the window says: our clock starts when
 # we decide to call, the relay's when the request lands.
 SLACK = 1.0
+
+# Windows larger than this are not counted in the shared store (in effect no limit; a bench).
+SHARED_MAX = 10_000
 
 CRITICAL_PATHS = ("/api/usage/token", "/api/log/token")
 # Share of each window that background callers leave for people (lookups, log views).
@@ -84,6 +93,23 @@ class Window:
         return max(0, self.cap(share) - len(self.calls)) if self.limit else None
 
 
+class SharedWindows(Protocol):
+    """Sliding windows every process shares: all-or-nothing, atomic across processes."""
+
+    def take(self, wanted: list[tuple[str, int, int, float]]) -> float:
+        """For each (name, calls, cap, seconds): record `calls` more in that window if it then
+        holds at most `cap` in the last `seconds`. All or none; 0, else the seconds to wait."""
+        ...
+
+    def hold(self, name: str, limit: int, seconds: float, hold: float) -> None:
+        """The relay said 429: no process may call in this window for `hold` seconds."""
+        ...
+
+    def clear(self) -> None:
+        """Forget every window (tests and benches)."""
+        ...
+
+
 class Budgets:
     """All windows, keyed by (base URL, limiter group)."""
 
@@ -92,6 +118,7 @@ class Budgets:
         self._windows: dict[tuple[str, str], Window] = {}
         self._custom: dict[str, tuple[int, float]] = {}  # base URL -> its global budget
         self._lock = threading.Lock()
+        self.shared: SharedWindows | None = None  # set by the app (blueprints/shared/budgets.py)
 
     def _window(self, base_url: str, group: str) -> Window:
         key = (base_url, group)
@@ -141,10 +168,19 @@ class Budgets:
                 (w.wait_time(now, needed[g], _share(g, background)) for g, w in windows.items()),
                 default=0.0,
             )
-            if wait == 0.0:
+            shared = [
+                (f"{g} {base_url}", needed[g], w.cap(_share(g, background)), w.seconds + w.slack)
+                for g, w in windows.items()
+                if 0 < w.limit <= SHARED_MAX
+            ]
+        if wait == 0.0 and shared and self.shared is not None:
+            # Outside the lock: the shared store is a round trip, and it alone decides.
+            wait = self.shared.take(shared)
+        if wait == 0.0:
+            with self._lock:
                 for group, window in windows.items():
                     window.calls.extend([now] * needed[group])
-            return wait
+        return wait
 
     def wait_time(self, base_url: str, path: str, *, background: bool = False) -> float:
         """Seconds until a call to path would fit, without spending."""
@@ -203,13 +239,21 @@ class Budgets:
                 window.strikes = min(window.strikes + 1, 8) if since < COOLDOWN[group] else 0
                 hold = COOLDOWN[group] * min(2**window.strikes, MAX_ESCALATION)
             window.blocked_until = max(window.blocked_until, now + hold)
-            return round(window.wait_time(now), 6)  # float dust must not exceed the hold
+            wait = round(window.wait_time(now), 6)  # float dust must not exceed the hold
+            shared = 0 < window.limit <= SHARED_MAX and self.shared is not None
+            limit, seconds = window.limit, window.seconds + window.slack
+        if shared and hold > 0:
+            # Every other process holds off too, not only after a 429 of its own.
+            self.shared.hold(f"{group} {base_url}", limit, seconds, hold)
+        return wait
 
     def clear(self) -> None:
-        """Forget every window and configured budget (tests, and after an admin edits one)."""
+        """Forget every window and configured budget (tests and benches), shared ones too."""
         with self._lock:
             self._windows.clear()
             self._custom.clear()
+        if self.shared is not None:
+            self.shared.clear()
 
 
 def _share(group: str, background: bool) -> float:

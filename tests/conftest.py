@@ -1,36 +1,66 @@
-"""Shared fixtures: a real app on a temp SQLite file, fake relays on real sockets, a live server."""
+"""Shared fixtures: a real app on a temp database, fake relays on real sockets, a live server.
+
+The database is a temp SQLite file, or with RELAYDASH_TEST_DATABASE_URL (a PostgreSQL URL,
+e.g. postgresql+psycopg://postgres@127.0.0.1:55432/postgres, whose user may create databases)
+a database of its own per test folder, created empty and dropped after the test (a
+module-scoped fixture's: at the end, see keep_database). RELAYDASH_TEST_REDIS_URL puts the rate
+limiter on Redis (tests/databases.py).
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from werkzeug.serving import make_server
 
 import relay
 from app import create_app
 from blueprints.auth.service import create_user
 from blueprints.core.setup import setup_database
-from blueprints.lookup.batch import TABLES
 from blueprints.lookup.service import LOGS, RESULTS
 from blueprints.playground.catalog import MODELS
 from blueprints.playground.runs import RUNS
 from blueprints.providers.service import add_provider
+from blueprints.shared.budgets import DatabaseWindows
 from blueprints.status.board import PAST_BARS
 from blueprints.status.pages import FEEDS
 from database import db
 from relay import guard
+from tests.databases import (
+    APPS,
+    ON_SQLITE,
+    TEST_REDIS_URL,
+    database_uri,
+    drop_databases,
+    flush_redis,
+)
 from tests.fakerelay import FakeRelay
 
 CHROMIUM = "/usr/bin/chromium"
+# Shared secrets from the config, as on a shared database (extensions.require_shared_secrets).
+TEST_FERNET_KEY = "cmVsYXlkYXNoIHRlc3RzIG9ubHksIG5vdCBhIGtleSE="
 HAVE_CHROMIUM = os.path.exists(CHROMIUM)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip browser tests loudly when Chromium is missing (CI sets RELAYDASH_REQUIRE_BROWSER)."""
+    """Skip SQLite-only tests on another database; skip browser tests loudly when Chromium is
+    missing (CI sets RELAYDASH_REQUIRE_BROWSER)."""
+    if not ON_SQLITE:
+        only = pytest.mark.skip(reason="sqlite_only: about the SQLite file itself")
+        for item in items:
+            if "sqlite_only" in item.keywords:
+                item.add_marker(only)
     if HAVE_CHROMIUM:
         return
     if os.environ.get("RELAYDASH_REQUIRE_BROWSER"):
@@ -49,10 +79,12 @@ def _fresh_memory() -> Iterator[None]:
     tests of the address guard turn that off themselves.
     """
     guard.PROVIDERS.allowed = True
+    if isinstance(relay.BUDGETS.shared, DatabaseWindows):
+        relay.BUDGETS.shared.engine.dispose()  # the last test's slots file
+    relay.BUDGETS.shared = None  # the test's app points it at its own database
     for cache in (
         RESULTS,
         LOGS,
-        TABLES,
         relay.STATUS_CACHE,
         relay.FAMILY_CACHE,
         relay.BUDGETS,
@@ -62,8 +94,36 @@ def _fresh_memory() -> Iterator[None]:
         PAST_BARS,
     ):
         cache.clear()
+    flush_redis()
     yield
     RUNS.clear()  # stops any stream a test left running
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A real redis-server of our own on a free port (no persistence), for the shared store."""
+    server = shutil.which("redis-server")
+    if not server:
+        pytest.skip("redis-server missing: apt-get install -y redis-server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(10)
 
 
 @pytest.fixture
@@ -88,12 +148,33 @@ def fake(relays) -> FakeRelay:
     return relays("new-api-2026")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _drop_all_databases() -> Iterator[None]:
+    """Whatever a module-scoped fixture kept goes at the end."""
+    yield
+    if not ON_SQLITE:
+        drop_databases(kept=True)
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """After each test its apps' pooled connections are closed and its databases dropped."""
+    yield
+    while APPS:
+        with APPS.pop().app_context():
+            db.engine.dispose()
+    if not ON_SQLITE:
+        drop_databases()
+
+
 def make_app(tmp_path: Path, **overrides):
-    """A real app on a temp SQLite file with migrations applied, nothing seeded."""
+    """A real app on the folder's test database with migrations applied, nothing seeded."""
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
+        "FERNET_KEYS": TEST_FERNET_KEY,
+        "FINGERPRINT_SECRET": "test-fingerprint-secret",
+        "SQLALCHEMY_DATABASE_URI": database_uri(tmp_path),
         "DEFAULT_PROVIDERS": [],
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
@@ -103,11 +184,13 @@ def make_app(tmp_path: Path, **overrides):
         # the fake relays listen on 127.0.0.1 (tests/test_guard.py turns this off)
         "ALLOW_PRIVATE_PROVIDERS": True,
         "SESSION_COOKIE_SECURE": False,  # served over http, like `make run`
+        **({"RATELIMIT_STORAGE_URI": TEST_REDIS_URL} if TEST_REDIS_URL else {}),
         **overrides,
     }
     app = create_app(config)
     with app.app_context():
         setup_database()
+    APPS.append(app)
     return app
 
 
@@ -143,6 +226,64 @@ def live_server(app) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
+
+
+@pytest.fixture
+def workers(app, tmp_path) -> Iterator[Callable[..., list[str]]]:
+    """Start n web processes on the app's database (each its own instance/, the same secrets),
+    like workers behind a load balancer; returns their base URLs. All are stopped afterwards."""
+    started: list[subprocess.Popen] = []
+    root = Path(__file__).resolve().parent.parent
+
+    def start(n: int = 2, **overrides) -> list[str]:
+        config = {
+            **{k: app.config[k] for k in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "FERNET_KEYS")},
+            "FINGERPRINT_SECRET": app.config["FINGERPRINT_SECRET"],
+            "DEFAULT_PROVIDERS": [],
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "ALLOW_PRIVATE_PROVIDERS": True,
+            "SESSION_COOKIE_SECURE": False,
+            "RELAY_CONNECT_TIMEOUT": 1.0,
+            "RELAY_READ_TIMEOUT": 1.0,
+            **overrides,
+        }
+        urls = []
+        for _ in range(n):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            env = {**os.environ, "RELAYDASH_INSTANCE": str(tmp_path / f"instance-{port}")}
+            env.update({f"RELAYDASH_{k}": json.dumps(v) for k, v in config.items()})
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
+                    cwd=root,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        for url in urls:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if requests.get(url + "/healthz", timeout=1).ok:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"worker at {url} did not start")
+                time.sleep(0.1)
+        return urls
+
+    yield start
+    for process in started:
+        process.terminate()
+    for process in started:
+        process.wait(10)
 
 
 @pytest.fixture(scope="session")

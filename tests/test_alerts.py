@@ -364,6 +364,7 @@ def test_it_records_network_errors_without_the_url(ctx, receiver):
     assert "wecom-token" not in channel.url_hint
 
 
+@pytest.mark.sqlite_only
 def test_it_never_puts_the_key_or_the_bot_tokens_anywhere_readable(ctx, receiver, app):
     for kind in PATHS:
         secret = None if kind == "wecom" else "SECnever-in-clear"

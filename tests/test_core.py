@@ -7,18 +7,25 @@ import re
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from babel.messages.pofile import read_po
-from sqlalchemy import select, text
+from cryptography.fernet import Fernet
+from sqlalchemy import Float, column, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 
-from app import create_app
+from app import create_app, engine_options
+from blueprints.core.setup import setup_database
+from blueprints.providers.models import Provider
 from blueprints.status.models import Monitor
-from database import SETUP_STEPS, db
+from database import SETUP_STEPS, db, round_float
+from extensions import MissingSecrets
 from tests.conftest import make_app
+from tests.databases import ON_SQLITE, database_uri
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = ("zh_Hans_CN", "en")
@@ -88,6 +95,57 @@ def test_it_generates_a_secret_key_once_with_mode_0600(tmp_path, monkeypatch):
     assert len(first.config["SECRET_KEY"]) >= 40
 
 
+SHARED_URL = "postgresql+psycopg://relaydash@127.0.0.1:1/relaydash"
+
+
+def test_it_refuses_a_shared_database_without_the_secrets_from_the_environment(
+    tmp_path, monkeypatch
+):
+    """A non-SQLite database and any shared secret missing: no start, the message says which,
+    and nothing was generated into instance/."""
+    monkeypatch.setenv("RELAYDASH_INSTANCE", str(tmp_path))
+    monkeypatch.setenv("RELAYDASH_SQLALCHEMY_DATABASE_URI", SHARED_URL)
+    monkeypatch.setenv("RELAYDASH_SECRET_KEY", "s" * 40)
+    with pytest.raises(MissingSecrets) as refused:
+        create_app()
+    message = str(refused.value)
+    assert "RELAYDASH_FERNET_KEYS" in message and "RELAYDASH_FINGERPRINT_SECRET" in message
+    assert "RELAYDASH_SECRET_KEY" not in message
+    assert not any(tmp_path.iterdir())
+    monkeypatch.setenv("RELAYDASH_FERNET_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("RELAYDASH_FINGERPRINT_SECRET", "f" * 40)
+    app = create_app()  # all three set: it starts (the database is not touched yet)
+    assert app.config["SECRET_KEY"] == "s" * 40
+    assert not any(tmp_path.iterdir())
+
+
+def test_it_still_generates_the_secrets_for_one_machine_with_sqlite(tmp_path, monkeypatch):
+    """SQLite and nothing configured: secret_key, fernet_key, fingerprint_secret in instance/."""
+    monkeypatch.setenv("RELAYDASH_INSTANCE", str(tmp_path))
+    create_app()
+    generated = {p.name for p in tmp_path.iterdir()}
+    assert generated >= {"secret_key", "fernet_key", "fingerprint_secret"}
+
+
+def test_two_machines_with_the_same_environment_share_ciphertext_and_fingerprints(
+    tmp_path, monkeypatch
+):
+    """Two instance/ folders (two machines), the same RELAYDASH_* secrets: what one encrypts the
+    other opens, and a key has one fingerprint everywhere (it is not "new" on the second)."""
+    monkeypatch.setenv("RELAYDASH_FERNET_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("RELAYDASH_FINGERPRINT_SECRET", "shared-fingerprint-secret")
+    monkeypatch.setenv("RELAYDASH_SECRET_KEY", "shared-secret-key")
+    machines = []
+    for name in ("one", "two"):
+        monkeypatch.setenv("RELAYDASH_INSTANCE", str(tmp_path / name))
+        machines.append(create_app())
+    one, two = (m.extensions["vault"] for m in machines)
+    assert two.decrypt(one.encrypt("sk-alice")) == "sk-alice"
+    assert one.fingerprint("sk-alice") == two.fingerprint("sk-alice")
+    assert not list(tmp_path.glob("*/fernet_key")) and not list(tmp_path.glob("*/fingerprint_*"))
+
+
+@pytest.mark.sqlite_only
 def test_it_uses_wal_busy_timeout_and_foreign_keys(app):
     """SQLite runs in WAL with a busy timeout and enforced foreign keys."""
     with app.app_context(), db.engine.connect() as connection:
@@ -293,3 +351,51 @@ def test_it_has_a_migration_for_every_model(app):
     with app.app_context(), db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
     assert diff == []
+
+
+def test_server_databases_ping_pooled_connections_sqlite_needs_none():
+    pg = "postgresql+psycopg://u@db/relaydash"
+    assert engine_options({"SQLALCHEMY_DATABASE_URI": pg}) == {"pool_pre_ping": True}
+    assert engine_options({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.sqlite"}) == {}
+    own = {"SQLALCHEMY_DATABASE_URI": pg, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False}}
+    assert engine_options(own) == {"pool_pre_ping": False}
+
+
+def test_round_float_is_portable_sql():
+    query = select(round_float(func.sum(column("x", Float)), 9))
+    assert "round(sum(x), ?)" in str(query.compile(dialect=sqlite.dialect()))
+    pg = str(query.compile(dialect=postgresql.dialect()))
+    assert "CAST(round(CAST(sum(x) AS NUMERIC)" in pg and "AS DOUBLE PRECISION)" in pg
+
+
+def test_two_setups_at_once_upgrade_and_seed_once(tmp_path):
+    """Two `flask setup` runs on a new PostgreSQL database: the advisory lock makes the second
+    wait, find the schema at head and seed nothing (SQLite has no such lock)."""
+    if ON_SQLITE:
+        pytest.skip("PostgreSQL only: the advisory lock")
+    seeds = [{"name": "seed", "base_url": "https://seed.example"}]
+    config = {"TESTING": True, "SECRET_KEY": "x", "DEFAULT_PROVIDERS": seeds}
+    apps = [create_app({**config, "SQLALCHEMY_DATABASE_URI": database_uri(tmp_path)}) for _ in "ab"]
+    go, seeded, errors = threading.Barrier(2), [], []
+
+    def setup(app) -> None:
+        with app.app_context():
+            go.wait()
+            try:
+                seeded.append(setup_database())
+            except Exception as error:  # reported below
+                errors.append(error)
+            finally:
+                db.engine.dispose()
+
+    threads = [threading.Thread(target=setup, args=(app,)) for app in apps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sorted(seeded) == [0, 1]
+    with apps[0].app_context():
+        assert db.session.scalar(select(func.count()).select_from(Provider)) == 1
+        db.session.remove()
+        db.engine.dispose()

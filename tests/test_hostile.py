@@ -9,8 +9,8 @@ nested JSON goes to every POST route. Real app, real SQLite, a fake relay on a r
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -24,6 +24,7 @@ from blueprints.status import LIMITS
 from blueprints.status.models import Incident, Notice
 from database import db, utcnow
 from tests.conftest import login, make_app
+from tests.databases import copy_database, keep_database
 from tests.fakerelay import FakeRelay
 
 NESTED = "[" * 2000
@@ -119,10 +120,11 @@ def relay() -> Iterator[FakeRelay]:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory, relay) -> str:
+def seeded(tmp_path_factory, relay) -> Path:
     """A database with one of everything a route can name, copied for each test."""
     folder = tmp_path_factory.mktemp("seeded")
     app = make_app(folder)
+    keep_database(folder)  # copied for each test of the module
     with app.app_context():
         add_provider("fake", relay.url + "/v1", cny_rate=3.5)
     client = app.test_client()
@@ -148,13 +150,13 @@ def seeded(tmp_path_factory, relay) -> str:
         )
         db.session.commit()
         db.engine.dispose()
-    return str(folder / "test.sqlite")
+    return folder
 
 
 @pytest.fixture
 def hostile_app(tmp_path, seeded):
     """The app on a fresh copy of the seeded database."""
-    shutil.copy(seeded, tmp_path / "test.sqlite")
+    copy_database(seeded, tmp_path)
     app = make_app(tmp_path, PLAYGROUND_PUBLIC=False)
     yield app
     with app.app_context():

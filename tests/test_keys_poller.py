@@ -318,6 +318,7 @@ def test_it_polls_one_key_now(app, fake, track):
     assert seen == ["active"]
 
 
+@pytest.mark.sqlite_only
 def test_it_keeps_the_key_out_of_the_database_file(app, tmp_path, fake, track):
     token = fake.add_token(logs=make_logs(20))
     exhausted = fake.add_token(remain_quota=0)  # its 401 text carries a masked key

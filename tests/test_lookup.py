@@ -10,6 +10,7 @@ import time
 
 import jsonschema
 import pytest
+from itsdangerous import URLSafeSerializer
 
 from blueprints.providers.service import add_provider
 from tests.fakerelay import make_logs
@@ -233,14 +234,25 @@ def test_it_renders_the_batch_page_without_javascript(client, provider, fake):
     assert html.count('id="batch-row-') == 2
     assert 'data-status="active"' in html and 'data-status="disabled"' in html
     assert a.key not in html and "1 piece was not a key" in html
-    link = html.split('href="/batch/')[1].split('"')[0]
-    sheet = client.get(f"/batch/{link}").get_data(as_text=True)
+    sealed = html.split('name="table" value="')[1].split('"')[0]
+    answer = client.post("/batch.csv", data={"table": sealed})
+    assert answer.headers["Content-Disposition"] == 'attachment; filename="relaydash-batch.csv"'
+    sheet = answer.get_data(as_text=True)
     assert sheet.startswith("\ufeffkey,status")
     assert a.key not in sheet and f"{a.key[:6]}…{a.key[-4:]}" in sheet
+    assert a.key[3:] not in sealed  # the sealed table holds masked keys only
+
+
+def test_the_batch_csv_renders_only_tables_we_sealed(client):
+    """A forged or damaged table is refused (400), so the endpoint reflects nothing."""
+    forged = URLSafeSerializer("not our secret", salt="relaydash.batch-csv").dumps([["x"] * 10])
+    for table in ("", "garbage", forged):
+        assert client.post("/batch.csv", data={"table": table}).status_code == 400
+    assert client.get("/batch/anything.csv").status_code == 404
 
 
 def test_it_streams_batch_rows_as_ndjson(client, provider, fake):
-    """With Accept: application/x-ndjson: the empty table, one line per key, then the CSV link."""
+    """With Accept: application/x-ndjson: the empty table, one line per key, then the CSV form."""
     keys = [fake.add_token().key for _ in range(3)]
     response = client.post(
         "/batch",
@@ -253,7 +265,7 @@ def test_it_streams_batch_rows_as_ndjson(client, provider, fake):
     assert [(line["row"]["status"], line["row"]["reason"]) for line in lines[1:-1]] == [
         ("active", None)
     ] * 3
-    assert lines[-1]["csv"].startswith("/batch/")
+    assert 'action="/batch.csv"' in lines[-1]["html"] and 'name="table"' in lines[-1]["html"]
     assert not any(key in response.get_data(as_text=True) for key in keys)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -85,4 +86,9 @@ def test_it_fills_the_batch_table_as_results_arrive(
     expect(page.locator("tr[data-status=active]")).to_have_count(4)
     expect(page.locator("tr[data-status=invalid]")).to_have_count(1)
     assert not any(key in page.content() for key in keys)
+    with page.expect_download() as download:
+        page.get_by_test_id("batch-csv").click()
+    sheet = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert len(sheet) == 6 and sheet[0].startswith("key,status")
+    assert not any(key in "".join(sheet) for key in keys)
     assert watched == []

@@ -402,6 +402,8 @@ def test_the_batch_csv_tells_never_from_not_stated(client, provider, fake, famil
     other = family("openai").add_token()
     for name, key, expected in (("fake", token.key, "never"), ("openai", other.key, "")):
         page = client.post("/batch", data={"provider": name, "keys": key}).get_data(as_text=True)
-        link = page.split('href="/batch/')[1].split('"')[0]
-        sheet = client.get(f"/batch/{link}").get_data(as_text=True).splitlines()
+        sealed = page.split('name="table" value="')[1].split('"')[0]
+        sheet = (
+            client.post("/batch.csv", data={"table": sealed}).get_data(as_text=True).splitlines()
+        )
         assert sheet[1].split(",")[6] == expected

@@ -8,7 +8,6 @@ from pathlib import Path
 import requests
 
 import relay
-from blueprints.lookup.batch import TABLES
 from blueprints.lookup.service import LOGS, RESULTS
 from blueprints.providers.service import add_provider
 from database import db
@@ -81,7 +80,7 @@ def test_it_keeps_keys_out_of_responses_logs_urls_database_and_caches(
     seen.extend(record.getMessage() for record in caplog.records)
     captured = capfd.readouterr()
     seen.extend((captured.out, captured.err))
-    seen.extend(str(name) for cache in (RESULTS, LOGS, TABLES) for name in cache._items)
+    seen.extend(str(name) for cache in (RESULTS, LOGS) for name in cache._items)
     seen.extend(repr(value) for _, value in RESULTS._items.values())
     with app.app_context():
         db.session.close()

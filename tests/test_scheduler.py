@@ -193,8 +193,11 @@ CONTENDER = textwrap.dedent(
     from app import create_app
     from blueprints.scheduler.lease import acquire
     uri, holder, mode, ttl = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    from cryptography.fernet import Fernet
+    # the secrets come from config, as off SQLite they must (nothing is encrypted here)
     app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": uri,
-                      "DEFAULT_PROVIDERS": []})
+                      "DEFAULT_PROVIDERS": [], "FERNET_KEYS": Fernet.generate_key().decode(),
+                      "FINGERPRINT_SECRET": "x"})
     with app.app_context():
         if mode == "count":
             go = float(sys.argv[5])

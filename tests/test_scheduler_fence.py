@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select, update
+from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy.pool import NullPool
 
 from blueprints.alerts.deliver import deliver_due
 from blueprints.alerts.models import Channel, Delivery
@@ -255,6 +256,7 @@ def start_scheduler(app, tmp_path: Path, name: str) -> tuple[subprocess.Popen, P
     config = {
         "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
         "FERNET_KEYS": app.config["FERNET_KEYS"],
+        "FINGERPRINT_SECRET": app.config["FINGERPRINT_SECRET"],  # required off SQLite
         "SECRET_KEY": "x",
         "DEFAULT_PROVIDERS": "[]",
         "ALLOW_PRIVATE_PROVIDERS": "true",  # the fake relay listens on 127.0.0.1
@@ -281,20 +283,44 @@ def start_scheduler(app, tmp_path: Path, name: str) -> tuple[subprocess.Popen, P
     return proc, err
 
 
-def pause(proc: subprocess.Popen, database: str) -> None:
-    """SIGSTOP, but never while the process holds SQLite's write lock (a renewal in flight)."""
+def pause(proc: subprocess.Popen, uri: str) -> None:
+    """SIGSTOP, but never while the process holds a write lock (a renewal in flight): SQLite's
+    file lock, or on PostgreSQL any lock stronger than a read's."""
     while True:
         os.kill(proc.pid, signal.SIGSTOP)
-        connection = sqlite3.connect(database, timeout=2)
+        if not writing(uri):
+            return
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.1)
+
+
+def writing(uri: str) -> bool:
+    """Whether another connection holds a write lock on the database."""
+    if uri.startswith("sqlite:///"):
+        connection = sqlite3.connect(uri.removeprefix("sqlite:///"), timeout=2)
         try:
             connection.execute("BEGIN IMMEDIATE")
             connection.rollback()
-            return
+            return False
         except sqlite3.OperationalError:
-            os.kill(proc.pid, signal.SIGCONT)
-            time.sleep(0.1)
+            return True
         finally:
             connection.close()
+    engine = create_engine(uri, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return bool(
+                connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                        " WHERE l.pid <> pg_backend_pid() AND a.datname = current_database()"
+                        " AND (l.locktype = 'transactionid' OR l.mode <> 'AccessShareLock'"
+                        " AND l.locktype IN ('relation', 'tuple'))"
+                    )
+                )
+            )
+    finally:
+        engine.dispose()
 
 
 def stop(proc: subprocess.Popen, err: Path) -> str:
@@ -328,7 +354,7 @@ def test_a_paused_holder_writes_nothing_after_the_standby_took_over(app, fake, t
 
     try:
         wait_for(lambda: len(fake.requests_to(SUB)) == 2 and samples(app).total(), "a pass")
-        pause(old, app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+        pause(old, app.config["SQLALCHEMY_DATABASE_URI"])
         gate.set()  # the answer waits in the paused process's socket
         new, new_err = start_scheduler(app, tmp_path, "new")
         wait_for(lambda: set(samples(app)) == set(keys), "the standby's pass")

@@ -431,6 +431,8 @@ def test_cleanup_deletes_by_age_per_tier(ctx, monkeypatch):
     assert db.session.scalar(select(func.count()).select_from(Probe)) == 4
     left = sorted((b[2], b[3]) for b in buckets())
     assert left == sorted((grain, NOW - new) for grain, (_, new) in ages.items())
+    if db.engine.dialect.name != "sqlite":
+        return  # the rest is about SQLite's file: PostgreSQL's autovacuum reuses the space
     assert db.session.execute(text("PRAGMA auto_vacuum")).scalar() == 2  # incremental
     assert history.ensure_incremental_vacuum() is False  # set once, at the first cleanup
     assert cleanup(NOW, raw_days=7) == {"raw": 0, "m": 0, "h": 0, "d": 0, "freed_pages": 0}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -77,7 +78,10 @@ def log_usage(app, key_id: int, at: datetime, model="gpt-4o", cost=0.5, tokens=(
                 quota=int(cost * USD),
                 cost=cost,
                 unit="USD",
-                dedupe=f"{at.timestamp()}-{model}-{cost}-{tokens}",
+                # 32 characters, like ingestion's digest (the column is VARCHAR(32))
+                dedupe=hashlib.sha256(
+                    f"{at.timestamp()}-{model}-{cost}-{tokens}".encode()
+                ).hexdigest()[:32],
             )
         )
         db.session.commit()

@@ -31,12 +31,6 @@ def set_language():
     return response
 
 
-@bp.get("/healthz")
-def health():
-    """Liveness for process managers."""
-    return {"ok": True}
-
-
 def error_text(status: int) -> tuple[str, str, str]:
     """(code, title, message) for an HTTP status, in the request's language."""
     texts = {

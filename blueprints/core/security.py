@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, abort, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -23,6 +23,17 @@ CSP = (
 def make_nonce() -> None:
     """A fresh nonce for any script tag rendered in this request."""
     g.csp_nonce = secrets.token_urlsafe(16)
+
+
+@bp.before_app_request
+def refuse_nul() -> None:
+    """400 for a NUL character anywhere in the path, query, form or JSON body: no page takes
+    one, and PostgreSQL cannot store it in text (it would be a 500 there)."""
+    fields = (*request.args.items(multi=True), *request.form.items(multi=True))
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in fields):
+        abort(400)
+    if request.is_json and any(c in request.get_data() for c in (b"\x00", b"\\u0000")):
+        abort(400)
 
 
 @bp.app_context_processor

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-import secrets
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from flask import Flask, current_app
+from itsdangerous import BadData, URLSafeSerializer
 
 import relay
 from blueprints.providers.models import Provider
-from blueprints.shared.cache import TTLCache
 from relay.keys import mask
 
 from .present import iso, published, status_label
@@ -23,10 +22,6 @@ from .service import lookup_key
 _POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="batch")
 _GATES: dict[str, threading.BoundedSemaphore] = {}
 _GATES_LOCK = threading.Lock()
-# Finished tables (masked keys only) for the CSV link; a random token names each.
-TABLES = TTLCache(max_items=256)
-TABLE_SECONDS = 1800
-
 CSV_HEADER = ("key", "status", "remaining", "used", "total", "unit", "expires_at", "models")
 
 
@@ -72,11 +67,41 @@ def row(key: str, balance: relay.Balance) -> dict:
     }
 
 
-def save_table(rows: list[dict]) -> str:
-    """Keep a finished table for its CSV download; returns the token."""
-    token = secrets.token_urlsafe(16)
-    TABLES.set(token, rows, TABLE_SECONDS)
-    return token
+# What the CSV needs of a row: masked key and figures (the row's other fields are for the page).
+CSV_FIELDS = (
+    "key",
+    "status",
+    "remaining",
+    "used",
+    "total",
+    "unit",
+    "unlimited",
+    "expires_at",
+    "expiry_stated",
+    "models",
+)
+
+
+def _sealer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="relaydash.batch-csv")
+
+
+def seal_table(rows: list[dict]) -> str:
+    """A finished table (masked keys only) as a signed, compressed string for the page to post
+    back: the CSV is rebuilt from the request, so any worker on any machine can answer it and no
+    server keeps the table. Signed, so the CSV endpoint renders only tables we made."""
+    return _sealer().dumps([[item[field] for field in CSV_FIELDS] for item in rows])
+
+
+def open_table(sealed: str) -> list[dict] | None:
+    """The rows of seal_table() again; None when the string is not one of ours."""
+    try:
+        values = _sealer().loads(sealed)
+    except BadData:
+        return None
+    if not isinstance(values, list):
+        return None
+    return [dict(zip(CSV_FIELDS, item, strict=True)) for item in values]
 
 
 def table_csv(rows: list[dict]) -> bytes:

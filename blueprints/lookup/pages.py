@@ -88,7 +88,7 @@ def unavailable(provider: Provider, result: relay.LogResult) -> tuple[str, str]:
 
 
 def batch_stream(provider: Provider, keys: list[str], skipped: int) -> Iterator[str]:
-    """NDJSON lines: the empty table, one rendered row per finished key, then the CSV link."""
+    """NDJSON lines: the empty table, one rendered row per finished key, then the CSV button."""
     masked = [mask(key) for key in keys]
     start = render_template("lookup/_batch_table.html", masked=masked, skipped=skipped, rows=None)
     yield json.dumps({"start": True, "html": start}) + "\n"
@@ -97,8 +97,9 @@ def batch_stream(provider: Provider, keys: list[str], skipped: int) -> Iterator[
         rows[index] = batch.row(keys[index], balance)
         html = render_template("lookup/_batch_row.html", i=index, r=rows[index])
         yield json.dumps({"i": index, "html": html, "row": rows[index]}) + "\n"
-    token = batch.save_table([r for r in rows if r is not None])
-    yield json.dumps({"done": True, "csv": f"/batch/{token}.csv"}) + "\n"
+    sealed = batch.seal_table([r for r in rows if r is not None])
+    foot = render_template("lookup/_batch_csv.html", csv=sealed)
+    yield json.dumps({"done": True, "html": foot}) + "\n"
 
 
 def batch_table(provider: Provider, keys: list[str]) -> list[dict]:

@@ -106,15 +106,16 @@ def batch_run():
         lines = stream_with_context(pages.batch_stream(provider, keys, skipped))
         return no_store(Response(lines, mimetype="application/x-ndjson"))
     rows = pages.batch_table(provider, keys)
-    token = batch.save_table(rows)
-    return pages.page("lookup/batch.html", rows=rows, skipped=skipped, csv=f"/batch/{token}.csv")
+    csv = batch.seal_table(rows)
+    return pages.page("lookup/batch.html", rows=rows, skipped=skipped, csv=csv)
 
 
-@bp.get("/batch/<token>.csv")
-def batch_csv(token: str):
-    """A finished batch table as CSV (masked keys only)."""
-    rows = batch.TABLES.get(token)
+@bp.post("/batch.csv")
+def batch_csv():
+    """A finished batch table as CSV (masked keys only), rebuilt from the sealed table the page
+    posts back: no worker keeps it, so any of them answers."""
+    rows = batch.open_table(request.form.get("table", ""))
     if rows is None:
-        abort(404)
+        abort(400)
     headers = {"Content-Disposition": 'attachment; filename="relaydash-batch.csv"'}
     return no_store(Response(batch.table_csv(rows), mimetype="text/csv", headers=headers))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Response, make_response, render_template, stream_with_context
+from flask import Response, make_response, render_template, request, stream_with_context, url_for
 
 from blueprints.providers.connect import timeouts
 from blueprints.providers.prices import prices_of
 from blueprints.shared import inputs, no_store, render_htmx
 
-from . import build, catalog, codegen, source
+from . import build, catalog, codegen, pending, source
 from .errors import form_error
-from .runs import RUNS, Run, TooMany
+from .runs import RUNS, Run
 from .schema import MATH_REASONING
 from .stream import events
 
@@ -38,7 +38,7 @@ def refused(error: build.BadRun | inputs.BadValue, status: int = 400):
 
 
 def start(form):
-    """Check the form, register the run, answer with the view that opens its stream."""
+    """Check the form, seal the run into its slot, answer with the view that opens its stream."""
     spec = build.parse(form)
     src = source.resolve(form)
     run = Run(
@@ -51,26 +51,29 @@ def start(form):
         prices=prices_of(src.provider.id),
         unit=catalog.money_unit(src.provider.base_url),
     )
-    try:
-        RUNS.add(run)
-    except TooMany:
+    one_time = pending.open_slot(run)
+    if one_time is None:
         return refused(build.BadRun("too_many_runs"), 429)
     code = [codegen.snippets(run.base_url, column.body) for column in spec.columns]
     body = render_template(
         "playground/_run.html",
         run=run,
+        stream_url=url_for("playground.events", run_id=run.id, k=one_time),
         code=code,
         languages=codegen.LANGUAGES,
         clients=codegen.client_snippets(run.base_url),
     )
+    run.forget()  # this worker is done with it: the stream's worker opens the sealed copy
     return no_store(make_response(body))
 
 
 def stream(run_id: str):
-    """The run's SSE stream, once; 204 otherwise (which also stops EventSource retrying)."""
-    run = RUNS.claim(run_id, source.owner())
+    """The run's SSE stream, once, on whichever worker; 204 otherwise (which also stops
+    EventSource retrying)."""
+    run = pending.claim(run_id, source.owner(), request.args.get("k", ""))
     if run is None:
         return Response(status=204)
+    RUNS.add(run)
     body = stream_with_context(events(run, timeouts("stream")))
     response = Response(body, mimetype="text/event-stream")
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
@@ -78,10 +81,11 @@ def stream(run_id: str):
 
 
 def stop(run_id: str):
-    """Stop a run of mine (its upstream connections close now)."""
+    """Stop a run of mine: at once when this worker streams it, else through its row."""
     run = RUNS.find(run_id, source.owner())
     if run is not None:
         run.stop()
+    pending.request_stop(run_id, source.owner())
     return Response(status=204)
 
 

@@ -1,21 +1,18 @@
-"""Runs waiting for or feeding their stream: in memory only, short-lived, one stream each.
+"""A run feeding its stream: in this process's memory only while the stream lasts.
 
-A run holds the key (decrypted or pasted) and the prompt only until its stream ends or its TTL
-passes; nothing about it is written to the database or a log line. Its stream URL works once:
-EventSource reconnects by itself, and a replayed prompt would cost the user money.
+A run holds the key (decrypted or pasted) and the prompt only until its stream ends; between the
+POST and the stream it exists only sealed (pending.py), and nothing about it is written to a log
+line. Its stream URL works once: EventSource reconnects by itself, and a replayed prompt would
+cost the user money.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
 
 from .build import Spec
-
-UNCLAIMED_TTL = 120.0  # seconds a run waits for its stream to be opened
-MAX_LIVE_PER_OWNER = 4
 
 
 @dataclass
@@ -31,7 +28,6 @@ class Run:
     prices: dict[str, tuple[float, float]]
     unit: str | None
     id: str = field(default_factory=lambda: secrets.token_urlsafe(18))
-    created: float = field(default_factory=time.monotonic)
     claimed: bool = False
     stopped: threading.Event = field(default_factory=threading.Event)
     calls: list = field(default_factory=list)
@@ -61,36 +57,19 @@ class Run:
             column.body, column.data = {}, b""
 
 
-class TooMany(Exception):
-    """The owner has MAX_LIVE_PER_OWNER runs open already."""
-
-
 class Registry:
-    """Thread-safe map of live runs."""
+    """Thread-safe map of the runs this process streams now (Stop reaches them at once; a Stop
+    that lands on another worker goes through the run's row, see pending.py)."""
 
     def __init__(self) -> None:
         self._runs: dict[str, Run] = {}
         self._lock = threading.Lock()
 
     def add(self, run: Run) -> Run:
-        """Register a run (TooMany when its owner has too many live ones)."""
+        """Track a run whose stream starts in this process."""
         with self._lock:
-            self._expire()
-            live = sum(1 for r in self._runs.values() if r.owner == run.owner)
-            if live >= MAX_LIVE_PER_OWNER:
-                raise TooMany
             self._runs[run.id] = run
         return run
-
-    def claim(self, run_id: str, owner: str) -> Run | None:
-        """The run, for its one stream; None if unknown, expired, someone else's or claimed."""
-        with self._lock:
-            self._expire()
-            run = self._runs.get(run_id)
-            if run is None or run.owner != owner or run.claimed:
-                return None
-            run.claimed = True
-            return run
 
     def find(self, run_id: str, owner: str) -> Run | None:
         """A live run of this owner (for Stop)."""
@@ -116,11 +95,6 @@ class Registry:
     def __len__(self) -> int:
         with self._lock:
             return len(self._runs)
-
-    def _expire(self) -> None:
-        cutoff = time.monotonic() - UNCLAIMED_TTL
-        for run_id in [i for i, r in self._runs.items() if not r.claimed and r.created < cutoff]:
-            self._runs.pop(run_id).forget()
 
 
 RUNS = Registry()

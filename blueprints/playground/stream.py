@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import queue
+import time
 from collections.abc import Iterator
 
 from flask import render_template
 from markupsafe import escape
 
-from . import engine
+from . import engine, pending
 from .catalog import models
 from .diff import answer_diff
 from .errors import BROKEN, refusal
@@ -23,6 +24,7 @@ from .runs import RUNS, Run
 from .schema import check_output
 
 KEEPALIVE = 15.0  # seconds of silence before a comment line keeps proxies from closing the stream
+STOP_CHECK = 0.5  # seconds between looks at the run's row for a Stop sent to another worker
 
 
 def sse(event: str, data: str) -> str:
@@ -37,12 +39,27 @@ def events(run: Run, timeouts: tuple[float, float]) -> Iterator[str]:
         yield ": relaydash\n\n"  # headers and a first byte now, so the page knows it is live
         news = engine.start(run, timeouts)
         finished: dict[int, list[engine.Outcome]] = {}
+        now = time.monotonic()
+        said, checked, renewed = now, now, now
         while len(finished) < len(run.spec.columns):
+            now = time.monotonic()
+            if now - checked >= STOP_CHECK and not run.stopped.is_set():
+                checked = now
+                if now - renewed >= pending.RENEW_SECONDS:
+                    renewed = now
+                    wanted = pending.renew(run.id)
+                else:
+                    wanted = not pending.stop_requested(run.id)
+                if not wanted:
+                    run.stop()
             try:
-                index, kind, payload = news.get(timeout=KEEPALIVE)
+                index, kind, payload = news.get(timeout=STOP_CHECK)
             except queue.Empty:
-                yield ": keep-alive\n\n"
+                if time.monotonic() - said >= KEEPALIVE:
+                    said = time.monotonic()
+                    yield ": keep-alive\n\n"
                 continue
+            said = time.monotonic()
             name = f"c{index}"
             if kind in ("content", "reasoning"):
                 yield sse(f"{name}-{kind}", escape(payload))
@@ -60,6 +77,7 @@ def events(run: Run, timeouts: tuple[float, float]) -> Iterator[str]:
     finally:
         run.stop()
         RUNS.finish(run)
+        pending.release(run.id)
 
 
 def _column_end(run: Run, index: int, outcomes: list[engine.Outcome]) -> Iterator[str]:

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from blueprints.shared.upsert import upsert
-from database import db, setup_step
+from database import db, round_float, setup_step
 
 from .days import HOUR, day_from_index, local_day, offset_hours, span, zone
 from .models import BalanceDay, BalanceHour, UsageDay, UsageHour
@@ -27,8 +27,8 @@ BALANCE_SUMS = (
     func.sum(BalanceHour.samples),
     func.max(BalanceHour.unit),
     func.min(BalanceHour.remaining_min),
-    func.round(func.sum(BalanceHour.spend), 9),
-    func.round(func.sum(BalanceHour.topup), 9),
+    round_float(func.sum(BalanceHour.spend), 9),
+    round_float(func.sum(BalanceHour.topup), 9),
 )
 BALANCE_NAMES = ("samples", "unit", "remaining_min", "spend", "topup")
 USAGE_SUMS = (
@@ -37,7 +37,7 @@ USAGE_SUMS = (
     func.sum(UsageHour.completion_tokens),
     func.sum(UsageHour.cache_tokens),
     func.sum(UsageHour.quota),
-    func.round(func.sum(UsageHour.cost), 9),
+    round_float(func.sum(UsageHour.cost), 9),
     func.max(UsageHour.unit),
 )
 USAGE_NAMES = (

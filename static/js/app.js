@@ -118,13 +118,8 @@
     if (message.start) {
       out.innerHTML = message.html;
     } else if (message.done) {
-      var foot = out.querySelector("[data-batch-foot]");
-      var link = document.createElement("a");
-      link.className = "button ghost";
-      link.href = message.csv;
-      link.textContent = form.dataset.csvLabel || "CSV";
-      link.setAttribute("data-testid", "batch-csv");
-      foot.appendChild(link);
+      // The CSV button: a form posting the sealed table back (no worker keeps it).
+      out.querySelector("[data-batch-foot]").innerHTML = message.html;
     } else {
       var row = document.getElementById("batch-row-" + message.i);
       if (row) row.outerHTML = message.html;
