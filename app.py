@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from blueprints import BLUEPRINTS, init_app
+from blueprints.shared.counters import configure_limiter
 from blueprints.shared.inputs import IdConverter
 from database import db
 from extensions import (
@@ -39,7 +40,9 @@ DEFAULTS = {
     "BATCH_CONCURRENCY": 8,
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "RATELIMIT_ENABLED": True,
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # Empty: REDIS_URL when set, else the database, so every worker counts together
+    # (blueprints/shared/counters.py); memory:// counts per process.
+    "RATELIMIT_STORAGE_URI": "",
     "RATELIMIT_HEADERS_ENABLED": True,
     "LOOKUP_RATE_LIMIT": "20/minute;200/hour",
     "BATCH_RATE_LIMIT": "4/minute;30/hour",
@@ -118,6 +121,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
+    configure_limiter(app)  # after db.init_app: the counters live beside the database
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"

@@ -64,6 +64,11 @@ def failure(
 ) -> tuple[str, str, int | None, float | None]:
     """(status, reason, http_status, retry_in) for a lookup where nothing usable answered."""
     by_kind = {a.kind: a for a in reversed(answers)}
+    # The relay's own 429 is the evidence: a sibling call that our budget then held back (its
+    # hold, shared by every process, can land between two calls of one lookup) says less.
+    said = [a for a in answers if a.kind == http.RATE_LIMITED and a.message != "budget"]
+    if said:
+        by_kind[http.RATE_LIMITED] = said[0]
     for kind in _PRIORITY:
         answer = by_kind.get(kind)
         if answer is None:

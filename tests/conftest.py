@@ -184,7 +184,9 @@ def make_app(tmp_path: Path, **overrides):
         # the fake relays listen on 127.0.0.1 (tests/test_guard.py turns this off)
         "ALLOW_PRIVATE_PROVIDERS": True,
         "SESSION_COOKIE_SECURE": False,  # served over http, like `make run`
+        # With Redis: the limiter's counters and the shared store (relay budgets) live there.
         **({"RATELIMIT_STORAGE_URI": TEST_REDIS_URL} if TEST_REDIS_URL else {}),
+        **({"REDIS_URL": TEST_REDIS_URL} if TEST_REDIS_URL else {}),
         **overrides,
     }
     app = create_app(config)
@@ -228,33 +230,56 @@ def live_server(app) -> Iterator[str]:
     thread.join(5)
 
 
+def worker_env(app, instance: Path, **overrides) -> dict[str, str]:
+    """The environment of a web process on the app's database (its own instance/, the same
+    secrets), as the README's several-workers set-up gives every process."""
+    config = {
+        **{k: app.config[k] for k in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "FERNET_KEYS")},
+        "FINGERPRINT_SECRET": app.config["FINGERPRINT_SECRET"],
+        # the limiter follows REDIS_URL, else counts in the database, like the app's
+        **({"REDIS_URL": app.config["REDIS_URL"]} if app.config.get("REDIS_URL") else {}),
+        "DEFAULT_PROVIDERS": [],
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "ALLOW_PRIVATE_PROVIDERS": True,
+        "SESSION_COOKIE_SECURE": False,
+        "RELAY_CONNECT_TIMEOUT": 1.0,
+        "RELAY_READ_TIMEOUT": 1.0,
+        **overrides,
+    }
+    env = {**os.environ, "RELAYDASH_INSTANCE": str(instance)}
+    env.update({f"RELAYDASH_{k}": json.dumps(v) for k, v in config.items()})
+    return env
+
+
+def wait_for(url: str, seconds: float = 20, **options) -> None:
+    """Until `url` answers 200 (a server starting), else RuntimeError."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if requests.get(url, timeout=1, **options).ok:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer")
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def workers(app, tmp_path) -> Iterator[Callable[..., list[str]]]:
-    """Start n web processes on the app's database (each its own instance/, the same secrets),
-    like workers behind a load balancer; returns their base URLs. All are stopped afterwards."""
+    """Start n web processes on the app's database (worker_env), like workers behind a load
+    balancer; returns their base URLs. All are stopped afterwards."""
     started: list[subprocess.Popen] = []
     root = Path(__file__).resolve().parent.parent
 
     def start(n: int = 2, **overrides) -> list[str]:
-        config = {
-            **{k: app.config[k] for k in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "FERNET_KEYS")},
-            "FINGERPRINT_SECRET": app.config["FINGERPRINT_SECRET"],
-            "DEFAULT_PROVIDERS": [],
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            "ALLOW_PRIVATE_PROVIDERS": True,
-            "SESSION_COOKIE_SECURE": False,
-            "RELAY_CONNECT_TIMEOUT": 1.0,
-            "RELAY_READ_TIMEOUT": 1.0,
-            **overrides,
-        }
         urls = []
         for _ in range(n):
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 port = probe.getsockname()[1]
-            env = {**os.environ, "RELAYDASH_INSTANCE": str(tmp_path / f"instance-{port}")}
-            env.update({f"RELAYDASH_{k}": json.dumps(v) for k, v in config.items()})
+            env = worker_env(app, tmp_path / f"instance-{port}", **overrides)
             started.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
@@ -267,16 +292,7 @@ def workers(app, tmp_path) -> Iterator[Callable[..., list[str]]]:
             )
             urls.append(f"http://127.0.0.1:{port}")
         for url in urls:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    if requests.get(url + "/healthz", timeout=1).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"worker at {url} did not start")
-                time.sleep(0.1)
+            wait_for(url + "/healthz")
         return urls
 
     yield start

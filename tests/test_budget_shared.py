@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 import redis
 import requests
+from sqlalchemy import make_url
 
 import relay
 from blueprints.providers.service import add_provider
-from blueprints.shared.budgets import DatabaseWindows, RedisWindows, slots_engine
+from blueprints.shared.budgets import DatabaseWindows, RedisWindows
+from blueprints.shared.store import counters_engine, counters_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,11 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 HAMMER = """
 import sys, time
 import database  # the SQLite pragmas (WAL, busy timeout)
-from blueprints.shared.budgets import DatabaseWindows, RedisWindows, slots_engine
+from sqlalchemy import make_url
+from blueprints.shared.budgets import DatabaseWindows, RedisWindows
+from blueprints.shared.store import counters_engine, counters_url
 kind, where, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
 RELAY = "http://relay.test"
 if kind == "db":
-    store = DatabaseWindows(slots_engine(where), create=True)  # as the app does: the file beside it
+    # as the app does: the side file beside a SQLite database
+    store = DatabaseWindows(counters_engine(counters_url(make_url(where))), create=True)
 else:
     import redis
     store = RedisWindows(redis.Redis.from_url(where))
@@ -42,6 +47,11 @@ while time.monotonic() < deadline:
         taken += store.take(wanted) == 0 and 2
 print(taken, n)
 """
+
+
+def _slots(url: str):
+    """The engine the app counts in for this database (the side file on SQLite)."""
+    return counters_engine(counters_url(make_url(url)))
 
 
 def _hammer(kind: str, where: str, processes: int = 2, seconds: float = 3.0) -> list[int]:
@@ -81,7 +91,7 @@ def test_threads_with_their_own_connections_share_the_slots(app):
     """Eight threads with their own engines on the file: 10 between them, background keeps a
     share for people (a cap of 7 of 10), and a freed slot can be taken again."""
     url = app.config["SQLALCHEMY_DATABASE_URI"]
-    stores = [DatabaseWindows(slots_engine(url), create=True) for _ in range(8)]
+    stores = [DatabaseWindows(_slots(url), create=True) for _ in range(8)]
     taken: list[int] = []
 
     def grab(store: DatabaseWindows) -> None:
@@ -142,8 +152,8 @@ def test_a_429_seen_by_one_process_holds_every_other_back(app, store, request):
     else:
         url = app.config["SQLALCHEMY_DATABASE_URI"]
         shared = [
-            DatabaseWindows(slots_engine(url), create=True),
-            DatabaseWindows(slots_engine(url), create=True),
+            DatabaseWindows(_slots(url), create=True),
+            DatabaseWindows(_slots(url), create=True),
         ]
     one, two = relay.budget.Budgets(), relay.budget.Budgets()
     one.shared, two.shared = shared

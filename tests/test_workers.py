@@ -55,9 +55,13 @@ def test_a_batch_csv_downloads_from_another_worker(workers, provider, fake):
 # -- playground runs ------------------------------------------------------------------------------
 
 
-def _member(make_user, url: str) -> requests.Session:
+def _member(make_user, url: str, *, verify: bool | str = True) -> requests.Session:
+    """alice logged in at `url` (verify: the certificate an https URL is checked against)."""
     make_user("alice")
     session = requests.Session()
+    session.verify = verify
+    # requests lets REQUESTS_CA_BUNDLE from the environment override a session's own verify
+    session.trust_env = verify is True
     assert session.post(url + "/login", data={"username": "alice", "password": PASSWORD}).ok
     return session
 
@@ -166,3 +170,25 @@ def test_a_stream_url_with_a_wrong_one_time_key_frees_the_slot(app, member_clien
     assert fake.requests_to("/v1/chat/completions") == []
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(RunSlot)) == 0
+
+
+# -- rate limits ----------------------------------------------------------------------------------
+
+
+def test_a_20_per_minute_limit_lets_exactly_20_through_two_workers(workers):
+    """40 requests to /status.json spread over two web processes, 8 at a time, with its limit at
+    20/minute: exactly 20 answer 200 and the rest 429 (memory storage let 40 through, 20 each)."""
+    urls = workers(2, RATELIMIT_ENABLED=True, STATUS_RATE_LIMIT="20/minute")
+    codes: list[int] = []
+
+    def get(i: int) -> None:
+        codes.append(requests.get(urls[i % 2] + "/status.json", timeout=20).status_code)
+
+    for wave in range(5):
+        threads = [threading.Thread(target=get, args=(wave * 8 + i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert len(codes) == 40
+    assert codes.count(200) == 20 and codes.count(429) == 20

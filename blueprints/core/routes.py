@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from contextlib import suppress
+
+from flask import Blueprint, current_app, g, redirect, request, url_for
 from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import AnonymousUserMixin, current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from blueprints.shared import json_error, render_htmx, safe_next, wants_json
@@ -43,6 +46,11 @@ def error_text(status: int) -> tuple[str, str, str]:
             "rate_limited",
             _("Too many requests"),
             _("You are going too fast. Wait a minute and try again."),
+        ),
+        503: (
+            "database_unavailable",
+            _("Back in a moment"),
+            _("The database is not answering right now. Try again in a few seconds."),
         ),
     }
     default = ("server_error", _("Something went wrong"), _("Our side failed. Try again soon."))
@@ -80,6 +88,20 @@ def http_error(error: HTTPException):
     for name, value in error.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value
+    return response
+
+
+@bp.app_errorhandler(OperationalError)
+@bp.app_errorhandler(InterfaceError)
+def database_unavailable(error: Exception):
+    """The database does not answer (a restart, the network): 503 with Retry-After, not a 500.
+    Pooled connections are tested before use, so the first request after it returns works."""
+    current_app.logger.warning("database unavailable (%s)", type(error).__name__)
+    with suppress(SQLAlchemyError):  # the connection is gone; the pool replaces it
+        db.session.rollback()
+    g._login_user = AnonymousUserMixin()  # the page must not ask the database who is logged in
+    response = render_error(503)
+    response.headers["Retry-After"] = "5"
     return response
 
 

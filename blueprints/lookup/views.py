@@ -104,7 +104,9 @@ def batch_run():
         )
     if streaming:
         lines = stream_with_context(pages.batch_stream(provider, keys, skipped))
-        return no_store(Response(lines, mimetype="application/x-ndjson"))
+        response = Response(lines, mimetype="application/x-ndjson")
+        response.headers["X-Accel-Buffering"] = "no"  # nginx: each row as it finishes
+        return no_store(response)
     rows = pages.batch_table(provider, keys)
     csv = batch.seal_table(rows)
     return pages.page("lookup/batch.html", rows=rows, skipped=skipped, csv=csv)

@@ -6,10 +6,10 @@ calls is one UPDATE of free slots in one transaction, so no two processes take t
 a relay never sees more than its limit in any `seconds` from all of us together. Both judge time
 by the store's clock, never a process's.
 
-On SQLite the slots live in a file of their own beside the database (`<name>-budgets.sqlite`):
-SQLite locks a whole file, and a pass that has written a row and then reserves a call would
-otherwise wait for its own lock. SQLite is one machine's, so the processes sharing it share that
-file too. PostgreSQL keeps them in the application's database (the migration's table).
+On SQLite the slots live in the side file beside the database (store.counters_url): a pass that
+has written a row and then reserves a call would otherwise wait for its own lock. SQLite is one
+machine's, so the processes sharing it share that file too. PostgreSQL keeps them in the
+application's database (the migration's table).
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ import hashlib
 import logging
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import Engine, String, create_engine, delete, func, insert, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, String, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.schema import CreateTable
@@ -30,7 +28,7 @@ from sqlalchemy.schema import CreateTable
 import relay
 from database import db, db_now, utcnow
 
-from .store import redis_client
+from .store import counters_engine, counters_url, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +60,8 @@ class _Refused(Exception):
         self.name, self.cap = name, cap
 
 
-def slots_engine(url: str) -> Engine | None:
-    """The engine for slots beside the SQLite database at `url` (None for an in-memory one, one
-    process's anyway); other databases keep them in their own tables."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url)  # (tests and tools: the app uses db.engine there)
-    if not parsed.database or parsed.database == ":memory:":
-        return None
-    path = Path(parsed.database)
-    return create_engine(parsed.set(database=str(path.with_name(f"{path.stem}-budgets.sqlite"))))
-
-
 class DatabaseWindows:
-    """Slots in a database (SQLite or PostgreSQL), see slots_engine()."""
+    """Slots in a database (SQLite or PostgreSQL), see store.counters_url()."""
 
     def __init__(self, engine: Engine, *, create: bool = False):
         self.engine = engine
@@ -272,6 +258,6 @@ def init_app(app: Flask) -> None:
         relay.BUDGETS.shared = DatabaseWindows(engine)
         return
     # db.engine's URL, not the config's: Flask-SQLAlchemy made a relative path absolute under
-    # instance/, so the slots file lands beside the database, not in the working directory.
-    beside = slots_engine(engine.url.render_as_string(hide_password=False))
-    relay.BUDGETS.shared = DatabaseWindows(beside, create=True) if beside is not None else None
+    # instance/, so the side file lands beside the database, not in the working directory.
+    side = counters_url(engine.url)
+    relay.BUDGETS.shared = DatabaseWindows(counters_engine(side), create=True) if side else None
