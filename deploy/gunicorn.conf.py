@@ -1,4 +1,4 @@
-"""gunicorn for relaydash: gthread workers, one per core, behind nginx (deploy/nginx/relaydash.conf).
+"""gunicorn for relaydash: gthread workers, one per core, behind nginx (deploy/nginx/).
 
     gunicorn -c deploy/gunicorn.conf.py      # from the checkout, with its .venv
 
