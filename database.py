@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Float, MetaData, TypeDecorator, event, literal
+from sqlalchemy import DateTime, Float, MetaData, TypeDecorator, event, literal, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, registry
@@ -143,6 +143,17 @@ def _owner_only(cursor: sqlite3.Cursor) -> None:
                 pass  # -wal/-shm appear later, with the mode set above
             except PermissionError:
                 pass  # someone else's file (a shared deployment): theirs to set
+
+
+def lock_transaction(name: str) -> None:
+    """Serialise this session's transaction with every other that locks `name`, until it ends:
+    count-then-insert limits (a user's open playground runs) stay exact across workers. On
+    PostgreSQL a transaction advisory lock; SQLite needs none once the transaction has written
+    (its write lock covers the whole file until commit), so callers write first."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name}
+        )
 
 
 # What `flask setup` runs after the schema upgrade: name -> (step, first_run). Features register

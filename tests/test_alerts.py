@@ -104,6 +104,7 @@ def app(tmp_path):
         create_user("mallory", PASSWORD)
     yield app
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -427,6 +428,7 @@ def test_it_refuses_unsafe_or_wrong_urls(tmp_path, kind, url, config, code):
             make_channel(kind, url)
         assert refused.value.code == code
         assert db.session.scalar(select(func.count()).select_from(Channel)) == 0
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -437,6 +439,7 @@ def test_it_accepts_official_bot_urls_without_any_loosening(tmp_path):
         channel = make_channel("wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k1")
         assert channel.url_hint == "qyapi.weixin.qq.com …y=k1"
         assert vault().decrypt(channel.url_ciphertext).endswith("?key=k1")
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -610,4 +613,5 @@ def test_it_enforces_csrf_on_channel_forms(tmp_path):
     assert response.status_code == 400
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Channel)) == 0
+        db.session.remove()
         db.engine.dispose()

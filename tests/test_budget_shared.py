@@ -49,9 +49,21 @@ print(taken, n)
 """
 
 
+CLOSE: list = []  # what a test opened for its stores: closed after it (no connection left open)
+
+
+@pytest.fixture(autouse=True)
+def _close_stores():
+    yield
+    while CLOSE:
+        CLOSE.pop()()
+
+
 def _slots(url: str):
     """The engine the app counts in for this database (the side file on SQLite)."""
-    return counters_engine(counters_url(make_url(url)))
+    engine = counters_engine(counters_url(make_url(url)))
+    CLOSE.append(engine.dispose)
+    return engine
 
 
 def _hammer(kind: str, where: str, processes: int = 2, seconds: float = 3.0) -> list[int]:
@@ -83,6 +95,7 @@ def test_two_processes_never_exceed_a_10_call_budget_on_one_sqlite_file(app):
 def test_two_processes_never_exceed_a_10_call_budget_in_redis(redis_url):
     """The same through Redis (its Lua script is the one atomic step)."""
     client = redis.Redis.from_url(redis_url)
+    CLOSE.append(client.close)
     client.flushdb()
     assert sum(_hammer("redis", redis_url)) == 10
 
@@ -147,6 +160,7 @@ def test_a_429_seen_by_one_process_holds_every_other_back(app, store, request):
     Retry-After 30, the other does not call that window either, and other relays are free."""
     if store == "redis":
         client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        CLOSE.append(client.close)
         client.flushdb()
         shared = [RedisWindows(client), RedisWindows(client)]
     else:
@@ -170,7 +184,8 @@ def test_the_app_counts_in_its_shared_store(tmp_path, store, request):
     """REDIS_URL set → Redis, else the database: the app wires relay's budgets to it."""
     from tests.conftest import make_app  # noqa: PLC0415
 
-    extra = {"REDIS_URL": request.getfixturevalue("redis_url")} if store == "redis" else {}
+    redis_url = request.getfixturevalue("redis_url") if store == "redis" else ""
+    extra = {"REDIS_URL": redis_url}  # (empty: the database, also in the Redis test run)
     make_app(tmp_path, **extra)
     kind = type(relay.BUDGETS.shared).__name__
     assert kind == ("RedisWindows" if store == "redis" else "DatabaseWindows")

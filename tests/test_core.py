@@ -24,7 +24,7 @@ from blueprints.providers.models import Provider
 from blueprints.status.models import Monitor
 from database import SETUP_STEPS, db, round_float
 from extensions import MissingSecrets
-from tests.conftest import make_app
+from tests.conftest import TEST_FERNET_KEY, make_app
 from tests.databases import ON_SQLITE, database_uri
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +63,7 @@ def test_it_keeps_the_sqlite_database_and_its_wal_owner_only(tmp_path, monkeypat
             assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {
                 f.name: 0o600 for f in files
             }
+            db.session.remove()
             db.engine.dispose()
     finally:
         os.umask(old)
@@ -189,6 +190,7 @@ def test_it_runs_the_setup_steps_the_features_registered(tmp_path):
     with app.app_context():
         monitor = db.session.scalars(select(Monitor)).one()
         assert (monitor.enabled, monitor.public) == (True, True)
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -374,7 +376,8 @@ def test_two_setups_at_once_upgrade_and_seed_once(tmp_path):
     if ON_SQLITE:
         pytest.skip("PostgreSQL only: the advisory lock")
     seeds = [{"name": "seed", "base_url": "https://seed.example"}]
-    config = {"TESTING": True, "SECRET_KEY": "x", "DEFAULT_PROVIDERS": seeds}
+    secrets = {"SECRET_KEY": "x", "FERNET_KEYS": TEST_FERNET_KEY, "FINGERPRINT_SECRET": "y"}
+    config = {"TESTING": True, **secrets, "DEFAULT_PROVIDERS": seeds}
     apps = [create_app({**config, "SQLALCHEMY_DATABASE_URI": database_uri(tmp_path)}) for _ in "ab"]
     go, seeded, errors = threading.Barrier(2), [], []
 
@@ -386,6 +389,7 @@ def test_two_setups_at_once_upgrade_and_seed_once(tmp_path):
             except Exception as error:  # reported below
                 errors.append(error)
             finally:
+                db.session.remove()
                 db.engine.dispose()
 
     threads = [threading.Thread(target=setup, args=(app,)) for app in apps]

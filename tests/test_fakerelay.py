@@ -510,6 +510,7 @@ def test_script_ends_and_finish(relay_factory, http):
     with post_chat(http, relay, token, "eof") as resp:
         lines = sse_lines(resp)
     assert "data: [DONE]" not in lines and len(lines) == 3  # role, a, finish
+    http.close()  # the eof stream's connection was closed by the relay: never reuse it
     relay.script("rst", content=["a", "b", "c"], end="reset_after:1")
     rst = post_chat(http, relay, token, "rst")
     with rst, pytest.raises(requests.exceptions.ChunkedEncodingError):

@@ -278,6 +278,7 @@ def strict(tmp_path, dns):
     assert guard.PROVIDERS.allowed is False
     yield app
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 

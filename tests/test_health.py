@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 from sqlalchemy import text
 
+from app import create_app
 from database import db
 from tests.conftest import make_app
 
@@ -24,10 +26,12 @@ def test_it_is_ready_with_a_migrated_database(client):
     assert answer.json == {"ready": True, "checks": {"database": "ok", "store": "ok"}}
 
 
+@pytest.mark.sqlite_only
 def test_it_stays_alive_but_not_ready_with_the_database_down(tmp_path):
     """A database that cannot be opened: /healthz 200 (no restart loop), /readyz 503 says why."""
     app = make_app(tmp_path)
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
     for name in ("test.sqlite", "test.sqlite-wal", "test.sqlite-shm"):
         (tmp_path / name).unlink(missing_ok=True)
@@ -41,6 +45,29 @@ def test_it_stays_alive_but_not_ready_with_the_database_down(tmp_path):
         "reason": "database_unreachable",
         "checks": {"database": "database_unreachable"},
     }
+
+
+def test_it_is_not_ready_while_the_database_server_does_not_answer(tmp_path):
+    """A PostgreSQL URL where nothing listens: /healthz 200, /readyz 503 database_unreachable,
+    and a page that needs the database says 503 with Retry-After, not 500."""
+    app = make_app(tmp_path)
+    down = create_app(
+        {
+            **app.config,
+            "SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://u@127.0.0.1:{_closed_port()}/x",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}},
+        }
+    )
+    client = down.test_client()
+    assert client.get("/healthz").status_code == 200
+    answer = client.get("/readyz")
+    assert answer.status_code == 503 and answer.json["reason"] == "database_unreachable"
+    page = client.get("/status")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert "database is not answering" in page.get_data(as_text=True)
+    with down.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_it_is_not_ready_before_the_migrations_reach_head(app, client):

@@ -149,6 +149,7 @@ def seeded(tmp_path_factory, relay) -> Path:
             )
         )
         db.session.commit()
+        db.session.remove()
         db.engine.dispose()
     return folder
 
@@ -160,6 +161,7 @@ def hostile_app(tmp_path, seeded):
     app = make_app(tmp_path, PLAYGROUND_PUBLIC=False)
     yield app
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 

@@ -18,6 +18,7 @@ def app(tmp_path):
     app = make_app(tmp_path, FIRST_POLL="background")
     yield app
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 

@@ -62,6 +62,7 @@ def test_no_request_fails_after_postgresql_restarts(server, tmp_path, fake):
         setup_database()
         create_user("alice", PASSWORD)
         add_provider("fake", fake.url)
+        db.session.remove()
         db.engine.dispose()
     env = {**os.environ, "RELAYDASH_INSTANCE": str(tmp_path / "instance")}
     env.update({f"RELAYDASH_{k}": json.dumps(v) for k, v in settings.items()})

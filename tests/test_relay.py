@@ -1188,3 +1188,15 @@ def test_it_does_not_cache_a_rate_limited_status_on_a_lookup(fake):
     relay.BUDGETS.clear()  # the 429 put a hold on the group; lift it as time would
     assert look(fake, token.key).info.generation == NA_PLUS
     assert relay.STATUS_CACHE.peek(fake.url) is not None
+
+
+def test_a_relay_429_in_a_lookup_outranks_a_sibling_our_budget_held():
+    """One call heard the relay's 429, a sibling was then held by our (shared) budget: the
+    lookup says the relay limits us, in whatever order the answers came."""
+    held = http.Answer("/api/usage/token/", http.RATE_LIMITED, retry_after=300.0, message="budget")
+    said = http.Answer(
+        "/v1/dashboard/billing/subscription", http.RATE_LIMITED, 429, retry_after=60.0
+    )
+    for answers in ([held, said], [said, held]):
+        assert failure(answers) == ("rate_limited", "relay_rate_limited", 429, 60.0)
+    assert failure([held]) == ("rate_limited", "budget", None, 300.0)

@@ -52,6 +52,7 @@ def app(tmp_path):
     app = make_app(tmp_path, FERNET_KEYS=Fernet.generate_key().decode(), LOG_READS_PER_PASS=0)
     yield app
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 

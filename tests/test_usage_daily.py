@@ -33,6 +33,7 @@ def zoned(tmp_path):
     app = make_app(tmp_path, USAGE_DAY_ZONES=list(ZONES))
     yield app
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 

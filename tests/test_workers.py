@@ -17,7 +17,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 
 from blueprints.playground import pending
+from blueprints.playground.build import Column, Spec
 from blueprints.playground.models import RunSlot
+from blueprints.playground.runs import Run
 from database import db
 from tests.conftest import PASSWORD, login
 from tests.test_playground import form, parse_sse, text
@@ -135,6 +137,37 @@ def test_open_runs_count_across_workers_and_a_stream_that_never_comes_frees_its_
     assert session.get(one + stream, timeout=10).status_code == 200
     assert session.get(two + streams[0], timeout=10).status_code == 204  # expired: never runs
     assert len(fake.requests_to("/v1/chat/completions")) == 1
+
+
+def test_runs_started_at_once_never_take_more_than_the_owners_slots(app):
+    """Eight runs of one owner started at the same moment, each in its own thread with its own
+    database connection (as eight workers would): exactly MAX_LIVE_PER_OWNER get a slot."""
+    spec = Spec(
+        columns=[Column("m", {}, b"{}")],
+        repeat=1,
+        stream=True,
+        mode="text",
+        schema=None,
+        prompt_text="hi",
+    )
+    start = threading.Barrier(8)
+    got: list[bool] = []
+
+    def begin() -> None:
+        with app.app_context():
+            run = Run("user:1", "http://relay.test", "fake", "sk-x", "sk-x", spec, {}, None)
+            start.wait(10)
+            got.append(pending.open_slot(run) is not None)
+            db.session.remove()
+
+    threads = [threading.Thread(target=begin) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(got) == 8 and got.count(True) == pending.MAX_LIVE_PER_OWNER
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(RunSlot)) == 4
 
 
 def test_the_database_never_holds_the_prompt_or_the_key(app, member_client, fake):

@@ -22,7 +22,7 @@ import json
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, func, select, update
 
-from database import db, db_now
+from database import db, db_now, lock_transaction
 
 from .build import Column, Spec
 from .models import RunSlot
@@ -38,6 +38,9 @@ _table = RunSlot.__table__
 
 def open_slot(run: Run) -> str | None:
     """Store the run sealed; the one-time key for its stream URL, or None (too many open)."""
+    # Count and insert as one step per owner, also when two workers start runs at once (the
+    # DELETE is the first write: SQLite's write lock from here on).
+    lock_transaction(f"playground-run {run.owner}")
     db.session.execute(delete(_table).where(_table.c.expires_at < db_now()))
     live = db.session.scalar(
         select(func.count()).select_from(_table).where(_table.c.owner == run.owner)

@@ -53,14 +53,19 @@ class DatabaseStorage(Storage):
 
     STORAGE_SCHEME = [SCHEME]
 
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **_options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions)
-        self._url = str(options["url"])
-        self._create = bool(options.get("create"))  # SQLite's side file: made on first use
+        # `relaydash-db:<SQLAlchemy URL of the side file>` (SQLite), or `relaydash-db:` alone:
+        # the app's own engine and pool (a server database), looked up per call. In the URI, not
+        # in RATELIMIT_STORAGE_OPTIONS: Flask-Limiter hands those to any storage it makes.
+        self._url = (uri or "").partition(":")[2].removeprefix("//")
+        self._create = bool(self._url)  # SQLite's side file: made on first use
         self._engine = None
 
     @property
     def engine(self):
+        if not self._url:
+            return db.engine
         if self._engine is None:
             self._engine = counters_engine(self._url)
         if self._create:
@@ -145,9 +150,5 @@ def configure_limiter(app: Flask) -> None:
     if where is None:
         app.config["RATELIMIT_STORAGE_URI"] = "memory://"
         return
-    app.config["RATELIMIT_STORAGE_URI"] = f"{SCHEME}://"
-    app.config["RATELIMIT_STORAGE_OPTIONS"] = {
-        **app.config.get("RATELIMIT_STORAGE_OPTIONS", {}),
-        "url": where,
-        "create": url.get_backend_name() == "sqlite",
-    }
+    side = where if url.get_backend_name() == "sqlite" else ""
+    app.config["RATELIMIT_STORAGE_URI"] = f"{SCHEME}:{side}"
