@@ -8,7 +8,7 @@ CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test fuzz lint format i18n-extract i18n-update clean
+.PHONY: run test fuzz install lint format i18n-extract i18n-update clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,11 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -c "import tomllib; d = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print('\n'.join(d['test'] + d['postgres'] + d['redis']))" > $(VENV)/requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements-test.txt
 	touch $@
+
+# The app's dependencies and, for production, extras from pyproject.toml: EXTRAS="postgres redis".
+install: $(STAMP) $(CATALOGS)
+	$(BIN)/python -c "import sys, tomllib; d = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print('\n'.join(r for extra in sys.argv[1:] for r in d[extra]))" $(EXTRAS) > $(VENV)/requirements-extras.txt
+	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements-extras.txt
 
 %.mo: %.po $(STAMP)
 	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ -l $(word 2,$(subst /, ,$<)) >/dev/null
