@@ -23,6 +23,9 @@ graceful_timeout = 30
 keepalive = 5  # nginx keeps connections to us open (its upstream keepalive)
 # Not preloaded: each worker opens its own database pool after the fork.
 preload_app = False
-accesslog = "-"  # journald; request bodies (keys, prompts) are never logged, only the path
+accesslog = "-"  # journald
+# The path without its query string (a playground stream URL carries a one-time key); request
+# bodies (keys, prompts) are never logged.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 proc_name = "relaydash"
