@@ -37,6 +37,7 @@ from blueprints.status.board import PAST_BARS
 from blueprints.status.pages import FEEDS
 from database import db
 from relay import guard
+from tests import services
 from tests.databases import (
     APPS,
     ON_SQLITE,
@@ -100,30 +101,12 @@ def _fresh_memory() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory) -> Iterator[str]:
+def redis_url() -> Iterator[str]:
     """A real redis-server of our own on a free port (no persistence), for the shared store."""
-    server = shutil.which("redis-server")
-    if not server:
+    if not shutil.which("redis-server"):
         pytest.skip("redis-server missing: apt-get install -y redis-server")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    folder = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(10)
+    with services.redis() as url:
+        yield url
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from blueprints.playground.models import RunSlot
 from blueprints.playground.runs import Run
 from database import db
 from tests.conftest import PASSWORD, login
-from tests.test_playground import form, parse_sse, text
+from tests.test_playground import assert_stopped, form, parse_sse, text
 
 
 @pytest.fixture
@@ -108,13 +108,7 @@ def test_stop_sent_to_another_worker_stops_the_stream(workers, make_user, provid
     assert session.post(f"{two}/playground/runs/{run_id}/stop", timeout=5).status_code == 204
     reader.join(10)
     assert not reader.is_alive()
-    events = parse_sse(body[0])
-    assert 0 < len(events["c0-content"]) < 40
-    assert "Stopped by you" in events["c0-result"][0]
-    deadline = time.monotonic() + 3
-    while not fake.hangups and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert fake.hangups and fake.hangups[0][0] == "m-slow"
+    assert_stopped(body[0], fake)
 
 
 def test_open_runs_count_across_workers_and_a_stream_that_never_comes_frees_its_slot(
