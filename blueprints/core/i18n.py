@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import request
@@ -21,7 +22,8 @@ def select_locale() -> str:
 
 def select_timezone() -> str | None:
     """The viewer's IANA zone (form field or cookie set by our script), else the default (UTC)."""
-    for value in (request.form.get("tz"), request.cookies.get("tz")):
+    # The cookie may be percent-encoded ("Asia%2FShanghai": what our script wrote until now).
+    for value in (request.form.get("tz"), unquote(request.cookies.get("tz") or "")):
         if value and len(value) <= 64 and _is_zone(value):
             return value
     return None

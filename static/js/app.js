@@ -6,7 +6,10 @@
   var tz = "";
   try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { tz = ""; }
   if (tz) {
-    document.cookie = "tz=" + encodeURIComponent(tz) + "; path=/; max-age=31536000; samesite=lax";
+    // Zone names are cookie-safe as they are ("Asia/Shanghai"); the server also reads old
+    // percent-encoded cookies.
+    var value = /^[A-Za-z0-9_+\-\/]+$/.test(tz) ? tz : encodeURIComponent(tz);
+    document.cookie = "tz=" + value + "; path=/; max-age=31536000; samesite=lax";
   }
   function fillTz(root) {
     root.querySelectorAll("[data-tz]").forEach(function (input) { input.value = tz; });
