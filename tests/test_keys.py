@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 from blueprints.alerts.models import Channel
 from blueprints.auth.service import create_user
 from blueprints.keys.models import BalanceSample, TrackedKey
+from blueprints.keys.poller import poll_once
 from blueprints.shared.vault import vault
 from database import db
 from tests.conftest import login, make_app
@@ -199,11 +200,28 @@ def test_it_adds_imports_and_lists_keys_from_the_cli(app, make_user, provider, f
         "masked",
         "status",
         "remaining",
+        "unlimited",
         "unit",
         "last_polled_at",
         "samples",
     }
     assert not any(k.key in json.dumps(listing) for k in (one, two, three))
+
+
+def test_keys_list_says_unlimited_not_none(app, make_user, provider, fake):
+    """An unlimited key's remaining is 'unlimited' in the plain listing, never Python's None."""
+    make_user("alice")
+    runner = app.test_cli_runner()
+    token = fake.add_token(unlimited=True)
+    added = runner.invoke(
+        args=["keys", "add", "--user", "alice", "--provider", "fake", "--label", "open"],
+        input=token.key + "\n",
+    )
+    assert added.exit_code == 0, added.output
+    with app.app_context():
+        poll_once()
+    line = runner.invoke(args=["keys", "list"]).output.strip()
+    assert "\tunlimited\t" in line and "None" not in line
 
 
 def test_it_rotates_encryption_to_the_first_key(tmp_path, fake):

@@ -78,6 +78,7 @@ def list_command(username: str | None, as_json: bool) -> None:
             "masked": k.masked,
             "status": k.status,
             "remaining": k.remaining,
+            "unlimited": k.unlimited,
             "unit": k.unit,
             "last_polled_at": k.last_polled_at.isoformat() if k.last_polled_at else None,
             "samples": counts.get(k.id, 0),
@@ -90,8 +91,15 @@ def list_command(username: str | None, as_json: bool) -> None:
     for row in rows:
         click.echo(
             f"{row['id']}\t{row['label']}\t{row['provider']}\t{row['masked']}\t"
-            f"{row['status'] or '-'}\t{row['remaining']}\t{row['unit'] or '-'}"
+            f"{row['status'] or '-'}\t{_remaining(row)}\t{row['unit'] or '-'}"
         )
+
+
+def _remaining(row: dict) -> str:
+    """'unlimited', '-' before the first answer, else the number (never Python's None)."""
+    if row["unlimited"]:
+        return "unlimited"
+    return "-" if row["remaining"] is None else str(row["remaining"])
 
 
 @bp.cli.command("rotate-encryption")
