@@ -428,3 +428,24 @@ def test_only_evidence_moves_the_stopped_working_alert(app, alice, relays, track
             db.session.add(sample)
             fired += [(e["event"], e["status"]) for e in evaluate(key, sample)]
     assert fired == [("status", "refused"), ("status", "exhausted"), ("recovered", "active")]
+
+
+@pytest.mark.parametrize("lang,words", [("en", "The relay reported an error"), ("zh_CN", None)])
+def test_the_key_page_says_what_a_poll_error_means(app, alice, relays, track, lang, words):
+    """A relay 500 on the last poll: "Last error" and the polls table say it in words (the code
+    stays in the title), never the bare code relay_error."""
+    fake = relays("new-api-2026", lang="en")
+    key_id = track(fake, fake.add_token(remain_quota=4 * USD).key)
+    run_pass(app)
+    fake.set_fault("*", "500", times=3)
+    run_pass(app)
+    assert key_row(app, key_id).error == "relay_error"
+    alice.set_cookie("lang", lang)
+    page = alice.get(f"/keys/{key_id}").get_data(as_text=True)
+    error = page.split('data-testid="last-error"')[1].split("</dd>")[0]
+    assert 'title="relay_error"' in error
+    assert ">relay_error<" not in page
+    if words:
+        assert words in error
+    else:
+        assert "中转站" in error  # translated

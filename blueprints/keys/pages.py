@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from blueprints.providers.service import list_providers
 from blueprints.shared import no_store, render_htmx
-from blueprints.shared.texts import STATUS_LABELS
+from blueprints.shared.texts import STATUS_LABELS, error_label
 from database import db
 
 from . import service
@@ -91,6 +91,7 @@ def detail(tracked: TrackedKey, status: int = 200, error: str | None = None):
         samples=samples,
         usage=usage,
         labels=STATUS_LABELS,
+        error_label=error_label,
         error=error,
         facts=key_facts(tracked),
         unchecked=UNCHECKED,
