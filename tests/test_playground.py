@@ -134,6 +134,18 @@ def test_the_page_offers_providers_tracked_keys_masked_and_the_preset(member, ap
 # -- streaming -----------------------------------------------------------------------------------
 
 
+def test_a_run_says_whether_it_failed_partly_failed_or_finished(member, fake):
+    """The outcome event (before done) names what the header shows: a model the relay has no
+    channel for fails, beside a working one the run is partly failed."""
+    fake.script("m-plain", content=["ok"])
+    _html, events = run(member, form(fake, models=("no-such-model",)))
+    assert events["outcome"] == ["failed"]
+    _html, events = run(member, form(fake, models=("m-plain", "no-such-model")))
+    assert events["outcome"] == ["partial"]
+    _html, events = run(member, form(fake, models=("m-plain",)))
+    assert events["outcome"] == ["ok"]
+
+
 def test_it_streams_tokens_then_metrics_from_the_usage_chunk(member, fake):
     fake.script(
         "m-plain", content=["Hel", "lo", " there"], first_delay=0.2, delay=0.05, completion_tokens=3
@@ -141,7 +153,7 @@ def test_it_streams_tokens_then_metrics_from_the_usage_chunk(member, fake):
     html, events = run(member, form(fake))
     assert "m-plain" in html and "curl" in html
     assert text(events, "c0-content") == "Hello there"
-    assert "done" in events
+    assert events["outcome"] == ["ok"]
     result = events["c0-result"][0]
     assert 'data-metric="ttft"' in result
     ttft = float(re.search(r'data-metric="ttft">(\d+) ms', result)[1])

@@ -134,7 +134,7 @@ def test_stop_closes_the_stream_and_keeps_the_partial_answer(playground: Page, f
     page.get_by_test_id("stop").click()
     cut = page.get_by_test_id("cut-0")
     expect(cut).to_contain_text("Stopped by you", timeout=5000)
-    expect(page.get_by_test_id("run-state")).to_contain_text("✓ Finished")
+    expect(page.get_by_test_id("run-state")).to_contain_text("■ Stopped")
     stopped_at = answer.inner_text()
     page.wait_for_timeout(1000)  # four more chunks' worth of time
     assert answer.inner_text() == stopped_at
@@ -236,4 +236,16 @@ def test_hidden_controls_are_hidden(playground: Page, fake, problems):
     page.get_by_test_id("run").click()
     expect(page.get_by_test_id("run-state")).to_contain_text("✓ Finished")
     expect(page.get_by_test_id("stop")).to_be_hidden()
+    assert problems == []
+
+
+def test_a_failed_run_is_headed_as_failed(playground: Page, fake, problems):
+    """A model the relay has no channel for: the header says ✗ Failed, never ✓ Finished."""
+    page = playground
+    page.get_by_test_id("model").fill("no-such-model")
+    ask(page, "Say ok")
+    page.get_by_test_id("run").click()
+    state = page.get_by_test_id("run-state")
+    expect(state).to_contain_text("✗ Failed")
+    expect(state).to_have_attribute("data-outcome", "failed")
     assert problems == []

@@ -73,6 +73,8 @@ def events(run: Run, timeouts: tuple[float, float]) -> Iterator[str]:
                 yield from _column_end(run, index, payload)
         if len(finished) > 1:
             yield sse("diff", _diffs(run, finished))
+        # Before "done": htmx closes the stream on "done" (sse-close) before swapping it.
+        yield sse("outcome", _overall(finished))
         yield sse("done", "")
     finally:
         run.stop()
@@ -106,6 +108,17 @@ def _column_end(run: Run, index: int, outcomes: list[engine.Outcome]) -> Iterato
             raw=_raw(run, index, first),
         ),
     )
+
+
+def _overall(finished: dict[int, list[engine.Outcome]]) -> str:
+    """How the run ended, for its header: ok, partial (some columns failed), failed, stopped."""
+    firsts = [outs[0] if outs else engine.Outcome(broken="stopped") for outs in finished.values()]
+    if not firsts or any(o.broken == "stopped" for o in firsts):
+        return "stopped"
+    bad = [o.error is not None or o.cut_off for o in firsts]
+    if all(bad):
+        return "failed"
+    return "partial" if any(bad) else "ok"
 
 
 def _broken_text(out: engine.Outcome) -> str | None:

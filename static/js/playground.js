@@ -115,11 +115,22 @@
     }
   });
 
+  // How the run ended: the server's "outcome" event (ok, partial, failed, stopped), swapped into
+  // the run's hidden [data-run-outcome] just before "done"; none came = the stream broke.
+  var MARKS = { ok: "✓ ", partial: "⚠ ", failed: "✗ ", stopped: "■ " };
   function finish(run) {
     if (!run || run.dataset.finished) return;
     run.dataset.finished = "1";
+    var said = $("[data-run-outcome]", run);
+    var outcome = said ? said.textContent.trim() : "";
+    outcome = MARKS[outcome] ? outcome : "failed";
     var state = $("[data-testid=run-state]", run);
-    if (state) state.textContent = "✓ " + state.dataset.finished;
+    if (state) {
+      var words = { ok: state.dataset.finished, partial: state.dataset.partial,
+                    failed: state.dataset.failed, stopped: state.dataset.stopped };
+      state.textContent = MARKS[outcome] + words[outcome];
+      state.dataset.outcome = outcome;
+    }
     var stop = $("[data-testid=stop]", run);
     if (stop) stop.hidden = true;
   }
