@@ -406,7 +406,7 @@ def test_two_setups_at_once_upgrade_and_seed_once(tmp_path):
 
 
 def test_models_is_a_heading_and_a_count_apart_in_chinese(app):
-    """"Models" heads the status and playground sections (模型); as a column of counts it is
+    """ "Models" heads the status and playground sections (模型); as a column of counts it is
     模型数, through its own context — one translation no longer serves both."""
     from flask_babel import gettext, pgettext, refresh  # noqa: PLC0415
 
