@@ -313,6 +313,30 @@ def test_stop_closes_the_upstream_connection(member, fake):
 # -- keys, prices, privacy -----------------------------------------------------------------------
 
 
+def test_the_key_select_never_preselects_a_dead_key(member, app, fake):
+    """A disabled key tracked first and a working one second: the working one comes first (the
+    select preselects it); the disabled one is still offered, saying so."""
+    with app.app_context():
+        provider = db.session.scalar(db.select(Provider))
+        user_id = db.session.scalar(db.text("select id from app_user"))
+        for label, status in (("old-dead", "disabled"), ("fresh", "active")):
+            db.session.add(
+                TrackedKey.sealed(
+                    fake.add_token().key,
+                    user_id=user_id,
+                    provider_id=provider.id,
+                    label=label,
+                    status=status,
+                )
+            )
+        db.session.commit()
+    html = member.get("/playground").get_data(as_text=True)
+    select = html.split('data-testid="key-id"')[1].split("</select>")[0]
+    options = re.findall(r"<option[^>]*>([^<]*)</option>", select)
+    assert options[0].startswith("fresh") and options[1].startswith("old-dead")
+    assert options[1].endswith("— Disabled") and "—" not in options[0]
+
+
 def test_a_tracked_key_is_decrypted_on_the_server_only(member, app, fake):
     secret = fake.add_token().key
     fake.script("m-plain", content=["ok"])

@@ -7,6 +7,7 @@ from flask import Response, make_response, render_template, request, stream_with
 from blueprints.providers.connect import timeouts
 from blueprints.providers.prices import prices_of
 from blueprints.shared import inputs, no_store, render_htmx
+from blueprints.shared.texts import STATUS_LABELS
 
 from . import build, catalog, codegen, pending, source
 from .errors import form_error
@@ -20,6 +21,7 @@ def page():
     context = {
         "providers": source.providers(),
         "tracked": source.my_tracked(),
+        "status_labels": STATUS_LABELS,
         "preset": MATH_REASONING,
         "params": build.PARAMS,
         "max_columns": build.MAX_COLUMNS,

@@ -44,8 +44,15 @@ def providers() -> list[Provider]:
 
 
 def my_tracked() -> list[TrackedKey]:
-    """The user's tracked keys (none for guests)."""
-    return my_keys(current_user) if current_user.is_authenticated else []
+    """The user's tracked keys (none for guests), the ones that can answer first: the select
+    preselects its first option, which must not be a disabled, expired or used-up key."""
+    keys = my_keys(current_user) if current_user.is_authenticated else []
+    return sorted(keys, key=lambda k: not usable(k))  # stable: the user's order otherwise
+
+
+def usable(key: TrackedKey) -> bool:
+    """Not paused and not known dead (a key not polled yet may well work)."""
+    return not key.paused and key.status in (None, "active", "rate_limited", "unreachable", "error")
 
 
 def resolve(form) -> Source:
