@@ -13,6 +13,7 @@ import pytest
 from itsdangerous import URLSafeSerializer
 
 from blueprints.providers.service import add_provider
+from tests.conftest import make_app
 from tests.fakerelay import make_logs
 
 HX = {"HX-Request": "true"}
@@ -399,3 +400,21 @@ def test_a_web_page_where_the_api_should_be_is_not_called_a_404(app, client, rel
     html = lookup(client, fake.add_token().key, provider="site").get_data(as_text=True)
     assert "it sent a web page (HTTP 200)" in html
     assert "(404)" not in html
+
+
+def test_a_batch_past_its_limit_gets_a_card_not_a_whole_page(tmp_path, fake):
+    """Our script sends HX-Request with the batch: the 429 comes back as the error card alone
+    (no header, nav and footer inside the results), in the page's language."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, BATCH_RATE_LIMIT="1/minute")
+    with app.app_context():
+        add_provider("fake", fake.url)
+    client = app.test_client()
+    client.set_cookie("lang", "zh_CN")
+    headers = {"Accept": "application/x-ndjson", "HX-Request": "true"}
+    form = {"provider": "fake", "keys": fake.add_token().key}
+    assert client.post("/batch", data=form, headers=headers).status_code == 200
+    limited = client.post("/batch", data=form, headers=headers)
+    body = limited.get_data(as_text=True)
+    assert limited.status_code == 429
+    assert "<html" not in body and 'class="top"' not in body and "<footer" not in body
+    assert "请求过于频繁" in body and 'data-status="429"' in body

@@ -85,7 +85,8 @@
       method: "POST",
       body: new FormData(form),
       credentials: "same-origin",
-      headers: { "Accept": "application/x-ndjson", "X-CSRFToken": csrfToken() }
+      // HX-Request: an error (a 429, an expired form) comes back as a card, not a whole page.
+      headers: { "Accept": "application/x-ndjson", "X-CSRFToken": csrfToken(), "HX-Request": "true" }
     }).then(function (response) {
       var type = response.headers.get("Content-Type") || "";
       if (!response.ok || type.indexOf("ndjson") < 0) {
