@@ -92,4 +92,3 @@ def test_it_fills_the_batch_table_as_results_arrive(
     assert len(sheet) == 6 and sheet[0].startswith("key,status")
     assert not any(key in "".join(sheet) for key in keys)
     assert watched == []
-
