@@ -445,6 +445,7 @@ def test_the_key_page_says_what_a_poll_error_means(app, alice, relays, track, la
     error = page.split('data-testid="last-error"')[1].split("</dd>")[0]
     assert 'title="relay_error"' in error
     assert ">relay_error<" not in page
+    assert f'href="/usage/{key_id}" data-testid="usage-link"' in page
     if words:
         assert words in error
     else:

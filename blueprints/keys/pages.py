@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import make_response, render_template
+from flask import current_app, make_response, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -94,6 +94,12 @@ def detail(tracked: TrackedKey, status: int = 200, error: str | None = None):
         error_label=error_label,
         error=error,
         facts=key_facts(tracked),
+        # The usage feature's page of this key, when that feature is installed.
+        usage_url=(
+            url_for("usage.key", key_id=tracked.id)
+            if "usage.key" in current_app.view_functions
+            else None
+        ),
         unchecked=UNCHECKED,
         quiet_codes=(NO_BALANCE, UNCHECKED),  # said in words elsewhere on the page
     )
