@@ -179,19 +179,17 @@ def test_it_sets_up_and_seeds_only_on_the_first_run(tmp_path):
 
 
 def test_it_runs_the_setup_steps_the_features_registered(tmp_path):
-    """Every run: usage's stored day zones; first run, after seeding: status watches the seeds."""
+    """Every run: usage's stored day zones. The seeded provider is not monitored until an admin
+    says so (a first run offline must not show an outage on /status)."""
     steps = {f"{step.__module__}.{step.__name__}": first for step, first in SETUP_STEPS.values()}
-    assert steps == {
-        "blueprints.usage.daily.sync_zones": False,
-        "blueprints.status.settings.monitor_seeded": True,
-    }
+    assert steps == {"blueprints.usage.daily.sync_zones": False}
     seeds = [{"name": "seed", "base_url": "https://seed.example"}]
     app = make_app(tmp_path, DEFAULT_PROVIDERS=seeds)
     with app.app_context():
-        monitor = db.session.scalars(select(Monitor)).one()
-        assert (monitor.enabled, monitor.public) == (True, True)
-        db.session.remove()
-        db.engine.dispose()
+        assert db.session.scalars(select(Monitor)).all() == []
+        assert db.session.scalar(select(func.count()).select_from(Provider)) == 1
+    page = app.test_client().get("/status").get_data(as_text=True)
+    assert "No provider is shown here yet." in page and "outage" not in page.lower()
 
 
 def test_it_sends_security_headers_with_a_fresh_nonce(client):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 from blueprints.providers.models import Provider
-from blueprints.providers.service import list_providers
 from blueprints.shared.errors import Refusal
 from blueprints.shared.vault import vault
-from database import db, setup_step
+from database import db
 from relay.keys import BadKey, clean_key, mask
 
 from .models import Due, Monitor
@@ -93,19 +92,3 @@ def configure(provider: Provider, **changes) -> Monitor:
     db.session.query(Due).filter(Due.provider_id == provider.id).delete()
     db.session.commit()
     return monitor
-
-
-def monitor_defaults(providers: list[Provider]) -> int:
-    """Watch these providers' reachability, shown publicly unless hidden (for seeding)."""
-    added = 0
-    for provider in providers:
-        if db.session.get(Monitor, provider.id) is None:
-            configure(provider, enabled=True)
-            added += 1
-    return added
-
-
-@setup_step(first_run=True)
-def monitor_seeded() -> int:
-    """On a new database: the seeded providers' reachability is on /status from the start."""
-    return monitor_defaults(list_providers())
