@@ -237,6 +237,7 @@ def test_it_polls_once_under_the_lease_and_releases_it(app, fake):
         assert acquire(LEASE, "scheduler", TTL) == 1
     result = app.test_cli_runner().invoke(args=["poll-once"])
     assert result.exit_code == 1 and "a scheduler is running (scheduler)" in result.output
+    assert "stop it first" in result.output and "next tick" in result.output
     assert fake.requests == []
     take_over(app, "gone")  # generation 2, then "gone" dies
     with app.app_context():

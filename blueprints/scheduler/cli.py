@@ -32,7 +32,12 @@ def poll_once_command(force: bool) -> None:
         if fence is None:
             # Two passes at once would double the relay calls and the alerts.
             running = holder_of(LEASE)
-            raise click.ClickException(f"a scheduler is running ({running}); it polls already")
+            raise click.ClickException(
+                f"a scheduler is running ({running}); it polls already, every"
+                f" {app.config['POLL_TICK_SECONDS']} s. To poll now anyway, stop it first"
+                " (systemctl stop relaydash-scheduler, or Ctrl-C where it runs), run poll-once,"
+                " then start it again; or wait: it picks up due keys at its next tick."
+            )
         try:
             with fenced(fence):
                 click.echo(poll_once(force=force).summary())
