@@ -418,3 +418,15 @@ def test_a_batch_past_its_limit_gets_a_card_not_a_whole_page(tmp_path, fake):
     assert limited.status_code == 429
     assert "<html" not in body and 'class="top"' not in body and "<footer" not in body
     assert "请求过于频繁" in body and 'data-status="429"' in body
+
+
+def test_a_nul_in_the_json_body_is_refused_only_where_it_is_read(client, provider, fake):
+    """A NUL in the provider's name: no such provider (404, never a 500 on PostgreSQL); in the
+    key: not a key; in a member the API does not read: the request is answered as usual."""
+    named = api(client, {"provider": "fa\x00ke", "key": "sk-" + "a" * 48})
+    assert named.status_code == 404 and named.get_json()["error"]["code"] == "unknown_provider"
+    keyed = api(client, {"provider": "fake", "key": "sk-" + "a" * 20 + "\x00" + "a" * 27})
+    assert keyed.status_code == 400 and keyed.get_json()["error"]["code"] != "bad_request"
+    token = fake.add_token()
+    extra = api(client, {"provider": "fake", "key": token.key, "$\x00note": {"\x00": 1}})
+    assert extra.status_code == 200 and extra.get_json()["status"] == "active"

@@ -158,8 +158,8 @@ def remove_provider(name: str, *, force: bool = False) -> int:
 
 def find_provider(name: str | None, *, include_hidden: bool = False) -> Provider | None:
     """A provider by (case-insensitive) name; hidden ones only when asked."""
-    if not name:
-        return None
+    if not name or "\x00" in name:
+        return None  # no name holds a NUL (PostgreSQL could not even compare one)
     query = select(Provider).where(func.lower(Provider.name) == name.strip().lower())
     if not include_hidden:
         query = query.where(Provider.hidden.is_(False))
