@@ -57,3 +57,12 @@ def test_the_admin_users_page_shows_times_in_the_cookies_zone(app, client, make_
     page = client.get("/admin/users").get_data(as_text=True)
     assert "UTC+8" in page and 'title="Asia/Shanghai"' in page
     assert " PM<" not in page and " AM<" not in page
+
+
+def test_the_status_page_says_which_zone_its_times_are_in(app, client):
+    """One note per status page: the viewer's zone and its offset (UTC when none is known)."""
+    client.set_cookie("tz", "Asia%2FShanghai")
+    page = client.get("/status").get_data(as_text=True)
+    assert "Times in Asia/Shanghai, UTC+8." in page
+    client.delete_cookie("tz")
+    assert "Times in UTC." in client.get("/status").get_data(as_text=True)

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from blueprints.shared import json_error, render_htmx, safe_next, wants_json
 from blueprints.shared.inputs import BadValue, message
-from blueprints.shared.times import time_tag, zone_name
+from blueprints.shared.times import time_tag, zone_name, zone_note
 from database import db, utcnow
 
 from .i18n import COOKIE, LANGUAGES
@@ -147,6 +147,7 @@ def i18n_helpers() -> dict:
         "format_datetime": format_datetime,
         "local_time": time_tag,  # a moment in the viewer's zone, labelled with it
         "viewer_zone": zone_name,
+        "zone_note": zone_note,
         "format_timedelta": format_timedelta,
         "now": utcnow,
         "member_nav": member_nav,

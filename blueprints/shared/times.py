@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask_babel import get_timezone
 from markupsafe import Markup, escape
@@ -39,3 +39,9 @@ def time_tag(at: datetime | None, *, seconds: bool = False, zone: bool = True) -
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         at.isoformat(), zone_name(), escape(local(at, seconds=seconds, zone=zone))
     )
+
+
+def zone_note() -> str:
+    """'Asia/Shanghai, UTC+8': the zone a page's unlabelled times are in, for one note per page."""
+    name, offset = zone_name(), offset_label(datetime.now(UTC))
+    return name if name == offset else f"{name}, {offset}"
