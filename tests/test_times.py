@@ -66,3 +66,14 @@ def test_the_status_page_says_which_zone_its_times_are_in(app, client):
     assert "Times in Asia/Shanghai, UTC+8." in page
     client.delete_cookie("tz")
     assert "Times in UTC." in client.get("/status").get_data(as_text=True)
+
+
+def test_the_usage_pages_group_days_in_the_cookies_zone(app, client, make_user):
+    """/usage reads the same cookie, encoded or not: its zone picker stands on Asia/Shanghai."""
+    make_user("alice")
+    login(client, "alice")
+    for cookie in ("Asia%2FShanghai", "Asia/Shanghai"):
+        client.set_cookie("tz", cookie)
+        page = client.get("/usage").get_data(as_text=True)
+        assert '<option value="Asia/Shanghai" selected>' in page, cookie
+        assert '<option value="UTC" selected>' not in page

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import request
+
+from blueprints.shared.times import cookie_zone
 
 LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 COOKIE = "lang"
@@ -22,8 +23,7 @@ def select_locale() -> str:
 
 def select_timezone() -> str | None:
     """The viewer's IANA zone (form field or cookie set by our script), else the default (UTC)."""
-    # The cookie may be percent-encoded ("Asia%2FShanghai": what our script wrote until now).
-    for value in (request.form.get("tz"), unquote(request.cookies.get("tz") or "")):
+    for value in (request.form.get("tz"), cookie_zone()):
         if value and len(value) <= 64 and _is_zone(value):
             return value
     return None

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
+from flask import request
 from flask_babel import get_timezone
 from markupsafe import Markup, escape
+
+
+def cookie_zone() -> str:
+    """The `tz` cookie our script sets, decoded: it wrote "Asia%2FShanghai" (encodeURIComponent)
+    before it wrote zone names as they are; '' when there is none."""
+    return unquote(request.cookies.get("tz") or "")
 
 
 def zone_name() -> str:

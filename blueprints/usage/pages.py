@@ -11,6 +11,7 @@ from flask_login import current_user
 from blueprints.keys.family import no_log_note
 from blueprints.keys.service import my_keys
 from blueprints.shared import no_store, render_htmx
+from blueprints.shared.times import cookie_zone
 
 from . import charts, queries, report
 from .days import zone
@@ -39,7 +40,7 @@ def viewer_zone() -> tuple[tzinfo, str, bool]:
     for name, fresh in (
         (asked, True),
         (request.cookies.get(CHOICE_COOKIE), False),
-        (request.cookies.get("tz"), False),
+        (cookie_zone(), False),
     ):
         found = zone(name) if name and len(name) <= 64 else None
         if found is not None:
