@@ -124,10 +124,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         _owner_only(cursor)  # before WAL mode: SQLite gives -wal/-shm the database file's mode
+        # First: switching a new file to WAL needs its lock, and processes opening it together
+        # (two workers' first requests) must wait for each other, not fail at once.
+        cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA journal_mode=WAL")
         # Safe with WAL (no corruption on power loss, at worst the last commits) and much cheaper.
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
