@@ -46,7 +46,7 @@ from blueprints.auth.service import create_user  # noqa: E402
 from blueprints.core.setup import setup_database  # noqa: E402
 from blueprints.providers.service import add_provider  # noqa: E402
 from database import db  # noqa: E402
-from tests.services import gunicorn, postgres, redis  # noqa: E402
+from tests.services import fresh, gunicorn, postgres, redis  # noqa: E402
 
 PASSWORD = "bench-password-1"
 LIMIT = 20  # STATUS_RATE_LIMIT per minute
@@ -115,12 +115,6 @@ def start_gunicorn(settings: dict, workers: int, folder: Path) -> tuple[subproce
         time.sleep(0.2)
     process.terminate()
     raise SystemExit("gunicorn did not become ready")
-
-
-def fresh(method: str, url: str, **options) -> requests.Response:
-    """One request on a new connection (requests.request makes a session of its own)."""
-    headers = {"Connection": "close", **options.pop("headers", {})}
-    return requests.request(method, url, timeout=30, headers=headers, **options)
 
 
 def login(url: str) -> dict:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -259,9 +258,7 @@ def workers(app, tmp_path) -> Iterator[Callable[..., list[str]]]:
     def start(n: int = 2, **overrides) -> list[str]:
         urls = []
         for _ in range(n):
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
+            port = services.free_port()
             env = worker_env(app, tmp_path / f"instance-{port}", **overrides)
             started.append(
                 subprocess.Popen(

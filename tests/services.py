@@ -25,6 +25,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def fresh(method: str, url: str, **options):
+    """One request on a new connection (`Connection: close`), so it may reach any worker."""
+    import requests  # only the callers that send requests need it
+
+    headers = {"Connection": "close", **options.pop("headers", {})}
+    return requests.request(method, url, timeout=20, headers=headers, **options)
+
+
 def _wait_port(port: int, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from sqlalchemy import text
 
 from app import create_app
 from database import db
 from tests.conftest import make_app
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.services import free_port  # nothing listens there once it returns
 
 
 def test_it_is_ready_with_a_migrated_database(client):
@@ -54,7 +47,7 @@ def test_it_is_not_ready_while_the_database_server_does_not_answer(tmp_path):
     down = create_app(
         {
             **app.config,
-            "SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://u@127.0.0.1:{_closed_port()}/x",
+            "SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://u@127.0.0.1:{free_port()}/x",
             "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}},
         }
     )
@@ -89,7 +82,7 @@ def test_it_checks_the_shared_store_when_one_is_configured(tmp_path, redis_url):
         "ready": True,
         "checks": {"database": "ok", "store": "ok"},
     }
-    down = make_app(tmp_path / "down", REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0")
+    down = make_app(tmp_path / "down", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     client = down.test_client()
     answer = client.get("/readyz")
     assert (answer.status_code, answer.json["reason"]) == (503, "store_unreachable")

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 from cryptography.fernet import Fernet
 
 from app import create_app
@@ -21,7 +20,7 @@ from blueprints.providers.service import add_provider
 from database import db
 from tests.conftest import PASSWORD
 from tests.databases import ON_SQLITE
-from tests.services import Postgres, gunicorn
+from tests.services import Postgres, fresh, gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,11 +36,6 @@ def server():
     postgres.start()
     yield postgres
     postgres.remove()
-
-
-def fresh(method: str, url: str, **options) -> requests.Response:
-    """A request on a new connection, so it may reach either worker."""
-    return requests.request(method, url, timeout=20, headers={"Connection": "close"}, **options)
 
 
 def test_no_request_fails_after_postgresql_restarts(server, tmp_path, fake):
