@@ -155,6 +155,18 @@ def test_it_reads_cny_relays_in_cny(app, client, relays):
     assert body["unit"] == "CNY" and body["remaining"] == 70.0
     html = lookup(client, token.key, provider="cny", **HX).get_data(as_text=True)
     assert "¥70.00" in html and "≈ ¥35.00" in html
+    assert "at the relay's price" in html and "What it cost you:" in html
+
+
+def test_a_cny_relay_priced_at_the_purchase_rate_shows_one_yen_amount(app, client, relays):
+    """Bought at the relay's own rate, the ≈¥ line would repeat the main figure: it is left out."""
+    fake = relays("new-api-2026", display="CNY", usd_exchange_rate=7.0)
+    with app.app_context():
+        add_provider("same", fake.url, cny_rate=7.0)
+    token = fake.add_token(remain_quota=10 * USD, used_quota=0)
+    html = lookup(client, token.key, provider="same", **HX).get_data(as_text=True)
+    assert "¥70.00" in html
+    assert 'data-testid="cny"' not in html and "relay's price" not in html
 
 
 def test_it_says_the_relay_limits_us_not_the_key(client, provider, fake):
