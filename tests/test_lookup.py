@@ -339,6 +339,43 @@ def test_it_exports_the_log_as_csv_in_money_units(client, provider, fake):
     assert not any(row["cost"] == str(q) for row in rows for q in quotas)
 
 
+def test_it_filters_the_log_by_days_in_the_viewers_zone(client, provider, fake):
+    """from/to pick calendar days in the viewer's zone; sums, pages and the CSV follow the range."""
+    start = calendar.timegm(time.strptime("2026-11-20 00:30:00", "%Y-%m-%d %H:%M:%S"))
+    token = fake.add_token(logs=make_logs(72, start=start, step=3600))  # 20, 21, 22 Nov (UTC)
+    form = {"provider": "fake", "key": token.key, "tz": "UTC"}
+    one_day = client.post("/lookup/log", data={**form, "from": "2026-11-21", "to": "2026-11-21"})
+    html = one_day.get_data(as_text=True)
+    assert one_day.status_code == 200 and "24 requests" in html
+    assert "Only requests made from 2026-11-21 to 2026-11-21." in html
+    assert 'value="2026-11-21"' in html and "2026-11-20" not in html.split("by-day")[1]
+    # The wrong way round means the same days; in Shanghai (UTC+8) 20-21 Nov hold 16 + 24 rows (not 48).
+    swapped = {**form, "from": "2026-11-21", "to": "2026-11-20", "tz": "Asia/Shanghai"}
+    assert "40 requests" in client.post("/lookup/log", data=swapped).get_data(as_text=True)
+    after = client.post("/lookup/log", data={**form, "from": "2026-11-22"}).get_data(as_text=True)
+    assert "24 requests" in after and "on or after 2026-11-22" in after
+    nothing = client.post("/lookup/log", data={**form, "to": "2026-11-01"}).get_data(as_text=True)
+    assert 'data-testid="log-none-in-range"' in nothing and 'data-testid="log-range"' in nothing
+    csv_text = client.post("/lookup/log.csv", data={**form, "from": "2026-11-22"}).get_data()
+    assert len(list(csv.DictReader(io.StringIO(csv_text.decode("utf-8-sig"))))) == 24
+
+
+@pytest.mark.parametrize(
+    "bad", ["2026-13-01", "٢٠٢٦-١١-٢١", "9999-12-31", "0001-01-01", "x" * 5000]
+)
+def test_a_log_range_it_cannot_read_is_a_400_in_the_pages_language(client, provider, fake, bad):
+    """A bad date keeps the log (all days) with the reason; the CSV refuses it outright."""
+    token = _with_logs(fake, n=3)
+    form = {"provider": "fake", "key": token.key, "from": bad}
+    response = client.post("/lookup/log", data=form, headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "3 requests" in html
+    assert "must be a date written YYYY-MM-DD" in html
+    zh = client.post("/lookup/log", data=form, headers={**HX, "Accept-Language": "zh-CN"})
+    assert zh.status_code == 400 and "YYYY-MM-DD" in zh.get_data(as_text=True)
+    assert client.post("/lookup/log.csv", data=form).status_code == 400
+
+
 def test_it_says_when_a_relay_has_no_request_log(app, client, relays):
     """one-api has no per-key log endpoint: say so instead of failing."""
     fake = relays("one-api")

@@ -47,6 +47,31 @@ def test_it_shows_the_balance_after_typing_a_key(page: Page, live_server, provid
     assert watched == []
 
 
+def test_the_request_log_keeps_its_date_range_while_sorting_and_paging(
+    page: Page, live_server, provider, fake, watched
+):
+    """Pick a day, Show these days: the sums shrink; sorting and paging keep the range."""
+    # Hourly rows from 72 h to 13 h ago: the day before yesterday (local) is wholly inside.
+    token = fake.add_token(logs=make_logs(60, start=int(time.time()) - 3 * 86400, step=3600))
+    page.goto(live_server + "/")
+    page.get_by_test_id("key").fill(token.key)
+    page.get_by_test_id("lookup").click()
+    expect(page.get_by_test_id("log-table")).to_be_visible()
+    day = page.evaluate("() => new Date(Date.now() - 2 * 86400000).toLocaleDateString('sv')")
+    page.get_by_test_id("log-from").fill(day)
+    page.get_by_test_id("log-to").fill(day)
+    page.get_by_test_id("log-apply").click()
+    expect(page.get_by_test_id("log-range-note")).to_contain_text(day)
+    expect(page.locator(".log__head p")).to_contain_text("24 requests")
+    page.locator("[data-sort=cost]").click()
+    expect(page.locator("[data-sort=cost]")).to_have_class("sort sort--desc")
+    expect(page.locator(".log__head p")).to_contain_text("24 requests")
+    expect(page.get_by_test_id("log-from")).to_have_value(day)
+    page.get_by_test_id("log-all").click()
+    expect(page.locator(".log__head p")).to_contain_text("60 requests")
+    assert watched == []
+
+
 def test_it_explains_an_invalid_key(page: Page, live_server, provider, watched):
     """A key the relay does not know shows the explanation, not a crash."""
     page.goto(live_server + "/")

@@ -182,12 +182,12 @@ def _bar(b: relay.Balance) -> dict:
 
 
 def _cny(provider: Provider, b: relay.Balance) -> float | None:
-    """What the remaining amount cost in CNY at the admin's purchase rate, when that says something new."""
+    """What the remaining amount cost in CNY at the purchase rate, when that says something new."""
     usd = b.remaining_usd
     if usd is None or not provider.cny_rate:
         return None
     cny = usd * provider.cny_rate
-    # A CNY relay priced at the purchase rate already shows this amount: a second ¥ figure would only confuse.
+    # A CNY relay priced at the purchase rate already shows this amount: a second ¥ only confuses.
     if b.unit == "CNY" and b.remaining is not None and abs(b.remaining - cny) < 0.005:
         return None
     return cny

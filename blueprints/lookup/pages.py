@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 from flask import current_app, make_response, render_template
 from flask_babel import get_timezone
@@ -12,7 +13,7 @@ from flask_babel import gettext as _
 import relay
 from blueprints.providers.models import Provider
 from blueprints.providers.service import list_providers
-from blueprints.shared import no_store, render_htmx
+from blueprints.shared import inputs, no_store, render_htmx
 from relay import http
 from relay.calls import LOG_TOKEN
 from relay.keys import mask
@@ -49,8 +50,9 @@ def refused(error: BadInput, template: str, partial: str, *, fragment: bool = Fa
 def log_fragment(provider: Provider, key: str, form) -> dict:
     """Context for the request-log fragment: a sorted page plus the summaries."""
     result = load_log(provider, key)
-    rows = result.rows or []
     zone = get_timezone()
+    first, last, range_error = log_range(form)
+    rows = requestlog.in_range(result.rows or [], first, last, zone)
     sort_page = requestlog.page_of(
         rows,
         form.get("sort", "time"),
@@ -67,8 +69,37 @@ def log_fragment(provider: Provider, key: str, form) -> dict:
         "zone": zone,
         "zone_name": getattr(zone, "key", None) or str(zone),
         "rl": requestlog,
+        "first": first,
+        "last": last,
+        "range_error": range_error,
         "unavailable": unavailable(provider, result) if result.rows is None else None,
     }
+
+
+def log_csv(provider: Provider, key: str, form) -> bytes:
+    """The request log (in its date range) as CSV; a range we cannot read is refused (400)."""
+    result = load_log(provider, key)
+    zone = get_timezone()
+    rows = requestlog.in_range(result.rows or [], *_dates(form), zone)
+    return requestlog.to_csv(rows, result.unit, zone)
+
+
+def log_range(form) -> tuple[date | None, date | None, str | None]:
+    """The request log's date range (from/to, either open), or why it cannot be used."""
+    try:
+        return *_dates(form), None
+    except inputs.BadValue as error:
+        return None, None, inputs.message(error)
+
+
+def _dates(form) -> tuple[date | None, date | None]:
+    """From and to as dates (BadValue if unreadable); typed the wrong way round, the same days."""
+    high = inputs.LAST_DAY - timedelta(days=1)  # the day after `to` must still exist
+    first = inputs.iso_date(form.get("from"), _("From"), high=high)
+    last = inputs.iso_date(form.get("to"), _("To"), high=high)
+    if first and last and first > last:
+        first, last = last, first
+    return first, last
 
 
 def unavailable(provider: Provider, result: relay.LogResult) -> tuple[str, str]:

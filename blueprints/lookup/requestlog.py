@@ -6,7 +6,7 @@ import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from flask_babel import gettext as _
 
@@ -46,6 +46,15 @@ def page_of(rows: list[LogRow], sort: str, desc: bool, number: int, size: int) -
     number = min(max(1, number), pages)
     start = (number - 1) * size
     return Page(ordered[start : start + size], number, pages, size, sort, desc, len(rows))
+
+
+def in_range(rows: list[LogRow], first: date | None, last: date | None, zone: tzinfo):
+    """The rows made on the days first..last (inclusive, the viewer's calendar); None = open."""
+    if first is None and last is None:
+        return rows
+    low = datetime.combine(first, time.min, zone).timestamp() if first else float("-inf")
+    high = datetime.combine(last + timedelta(days=1), time.min, zone).timestamp() if last else None
+    return [r for r in rows if low <= r.created_at and (high is None or r.created_at < high)]
 
 
 def by_model(rows: list[LogRow]) -> list[dict]:

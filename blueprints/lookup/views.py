@@ -14,14 +14,13 @@ from flask import (
     request,
     stream_with_context,
 )
-from flask_babel import get_timezone
 
 from blueprints.shared import no_store
 from extensions import limiter
 
-from . import batch, pages, present, requestlog
+from . import batch, pages, present
 from .forms import batch_input, lookup_input
-from .service import BadInput, load_log
+from .service import BadInput
 
 bp = Blueprint("lookup", __name__)
 bp.add_app_template_filter(present.amount, "amount")
@@ -70,7 +69,8 @@ def lookup(provider, key):
 def log(provider, key):
     """The key's request log (lazy, under the card): sorted, paged, summed."""
     context = pages.log_fragment(provider, key, request.form)
-    return no_store(Response(render_template("lookup/_log.html", **context)))
+    status = 400 if context["range_error"] else 200
+    return no_store(Response(render_template("lookup/_log.html", **context), status))
 
 
 @bp.post("/lookup/log.csv")
@@ -78,8 +78,7 @@ def log(provider, key):
 @keyed
 def log_csv(provider, key):
     """The request log as CSV in money units (a POST: the key never enters a URL)."""
-    result = load_log(provider, key)
-    body = requestlog.to_csv(result.rows or [], result.unit, get_timezone())
+    body = pages.log_csv(provider, key, request.form)
     name = f"relaydash-log-{datetime.now(UTC):%Y%m%d-%H%M}.csv"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return no_store(Response(body, mimetype="text/csv", headers=headers))
