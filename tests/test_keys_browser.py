@@ -35,6 +35,8 @@ def test_it_logs_in_adds_a_key_and_fills_its_row(
     page.get_by_test_id("password").fill(PASSWORD)
     page.get_by_test_id("login").click()
     expect(page.get_by_test_id("no-keys")).to_be_visible()
+    # A new key warns below 5 (in its unit) unless the field is cleared.
+    expect(page.get_by_test_id("low-threshold")).to_have_value("5")
     page.get_by_test_id("label").fill("team-prod")
     page.get_by_test_id("key").fill(token.key)
     page.get_by_test_id("add").click()

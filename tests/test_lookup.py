@@ -349,7 +349,7 @@ def test_it_filters_the_log_by_days_in_the_viewers_zone(client, provider, fake):
     assert one_day.status_code == 200 and "24 requests" in html
     assert "Only requests made from 2026-11-21 to 2026-11-21." in html
     assert 'value="2026-11-21"' in html and "2026-11-20" not in html.split("by-day")[1]
-    # The wrong way round means the same days; in Shanghai (UTC+8) 20-21 Nov hold 16 + 24 rows (not 48).
+    # The wrong way round means the same days; in Shanghai (UTC+8) 20-21 Nov hold 16 + 24 rows.
     swapped = {**form, "from": "2026-11-21", "to": "2026-11-20", "tz": "Asia/Shanghai"}
     assert "40 requests" in client.post("/lookup/log", data=swapped).get_data(as_text=True)
     after = client.post("/lookup/log", data={**form, "from": "2026-11-22"}).get_data(as_text=True)

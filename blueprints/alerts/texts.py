@@ -11,6 +11,23 @@ KIND_LABELS = {
     "feishu": _l("Feishu bot"),
 }
 
+# What each channel type's address and secret look like (shown as the inputs' placeholders).
+PLACEHOLDERS = {
+    "webhook": (
+        "https://example.com/hooks/relaydash",
+        _l("optional: HMAC key, sent as X-Relaydash-Signature"),
+    ),
+    "wecom": (
+        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…",
+        _l("leave empty: WeCom bots are not signed"),
+    ),
+    "dingtalk": (
+        "https://oapi.dingtalk.com/robot/send?access_token=…",
+        _l("optional: SEC… from 加签"),
+    ),
+    "feishu": ("https://open.feishu.cn/open-apis/bot/v2/hook/…", _l("optional: key from 签名校验")),
+}
+
 EVENT_LABELS = {
     "low_balance": _l("Low balance"),
     "expiring": _l("Expires soon"),
@@ -43,6 +60,7 @@ def ui_text() -> dict:
     """Template context for the alerts pages."""
     return {
         "kind_labels": KIND_LABELS,
+        "placeholders": PLACEHOLDERS,
         "event_labels": EVENT_LABELS,
         "state_labels": STATE_LABELS,
         "state_badges": STATE_BADGES,

@@ -66,6 +66,18 @@
     }
   });
 
+  // A select whose options carry data-placeholder-N sets input N's placeholder (alert channel types).
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest("select[data-placeholders]");
+    if (!select) return;
+    var option = select.options[select.selectedIndex];
+    select.dataset.placeholders.split(" ").forEach(function (selector, i) {
+      var input = document.querySelector(selector);
+      var text = option && option.getAttribute("data-placeholder-" + i);
+      if (input && text !== null) input.placeholder = text;
+    });
+  });
+
   // Batch: stream NDJSON rows into the table as each key finishes.
   document.addEventListener("submit", function (event) {
     var form = event.target.closest("form[data-batch]");
