@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from flask_babel import format_datetime, format_timedelta
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 import relay
 from blueprints.providers.clients import client_setup
 from blueprints.providers.models import Provider
+from blueprints.shared import times
 
 from . import limits
 from .messages import SCOPE_LABELS, UNIT_LABELS, explain, figures_texts
@@ -100,7 +101,7 @@ def summary(view: dict) -> str:
     if view["show_expiry"]:
         lines.append(_("Expires: %(when)s", when=view["expiry"]["plain"]))
     checked = datetime.fromtimestamp(b.checked_at, UTC)
-    lines.append(_("Checked: %(when)s", when=format_datetime(checked, "yyyy-MM-dd HH:mm")))
+    lines.append(_("Checked: %(when)s", when=times.local(checked)))
     return "\n".join(lines)
 
 
@@ -122,7 +123,7 @@ def _expiry(b: relay.Balance) -> dict:
     if b.expires_at:
         at = datetime.fromtimestamp(b.expires_at, UTC)
         countdown = format_timedelta(b.expires_at - time.time(), add_direction=True, threshold=1.1)
-        text = format_datetime(at, "yyyy-MM-dd HH:mm")
+        text = times.local(at)  # with its offset: "2026-12-08 10:00 UTC+8"
         return {"at": at, "text": text, "plain": text, "countdown": countdown}
     if b.expiry_stated:
         return {"at": None, "text": _("Never"), "plain": _("never"), "countdown": None}
