@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import current_app
@@ -547,8 +548,12 @@ def test_it_sends_a_test_message_and_logs_it(client, app, receiver):
     assert 'data-state="sent"' in row and row.lstrip().startswith("<tr")
     body = json.loads(receiver.requests[0]["body"])
     assert body["content"]["text"].startswith("【relaydash】测试消息 / Test message")
+    client.set_cookie("tz", "Asia/Shanghai")
     log = client.get("/alerts/log", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'data-event="test"' in log and 'data-state="sent"' in log
+    # The time in the viewer's zone, in ISO order, with the zone in the column head.
+    shanghai = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:")
+    assert shanghai in log and "(Asia/Shanghai)" in log
 
 
 def test_it_shows_a_failed_test_with_its_reason(client, app, receiver):
