@@ -27,7 +27,16 @@ def test_a_phone_gets_a_menu_and_no_page_scrolls_sideways(
     make_user("root", admin=True)
     page.set_viewport_size({"width": 390, "height": 844})
     _log_in(page, live_server, lang)
-    for path in ("/", "/batch", "/status", "/keys", "/usage", "/alerts", "/admin/providers"):
+    for path in (
+        "/",
+        "/batch",
+        "/status",
+        "/keys",
+        "/usage",
+        "/alerts",
+        "/admin/providers",
+        "/api",
+    ):
         page.goto(live_server + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, (path, width)
