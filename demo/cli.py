@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -62,6 +63,11 @@ def banner(url: str, demo: Demo, instance: Path) -> str:
     )
 
 
+def _interrupt(signum, frame) -> None:
+    """SIGTERM: stop like Ctrl-C, so the temp instance is removed."""
+    raise KeyboardInterrupt
+
+
 def remove(instance: Path) -> None:
     """Delete the throw-away instance."""
     shutil.rmtree(instance, ignore_errors=True)
@@ -76,6 +82,10 @@ def demo_command(factory: Callable[[dict], Flask]) -> click.Command:
     @click.option("--port", default=5000, show_default=True, type=int)
     def command(host: str, port: int) -> None:
         """Serve a filled throw-away instance on a local demo relay (nothing real is called)."""
+        # Ctrl-C and a plain kill both end the demo through the cleanup below, even when started
+        # in the background (where SIGINT arrives ignored).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
         instance = Path(tempfile.mkdtemp(prefix="relaydash-demo-"))
         # At exit, after the scheduler's own handler (registered later, run earlier) let go.
         atexit.register(remove, instance)
