@@ -8,7 +8,7 @@ CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test fuzz install lint format i18n-extract i18n-update clean
+.PHONY: run demo test fuzz install lint format i18n-extract i18n-update clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,12 @@ install: $(STAMP) $(CATALOGS)
 run: $(STAMP) $(CATALOGS)
 	$(BIN)/flask --app app setup
 	RELAYDASH_SCHEDULER_ENABLED=true RELAYDASH_SESSION_COOKIE_SECURE=false $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+
+# A throw-away instance in a temp folder, filled from a local demo relay (README "Try it without a
+# key"); Ctrl-C removes it. The loader's instance is a temp folder too, so instance/ stays untouched.
+demo: $(STAMP) $(CATALOGS)
+	@boot=$$(mktemp -d); trap 'rm -rf "$$boot"' EXIT INT TERM; \
+	RELAYDASH_INSTANCE="$$boot" $(BIN)/flask --app app demo --host $(HOST) --port $(PORT)
 
 test: $(TEST_STAMP) $(CATALOGS)
 	@if [ ! -x /usr/bin/chromium ]; then \

@@ -11,6 +11,7 @@ from blueprints import BLUEPRINTS, init_app
 from blueprints.shared.counters import configure_limiter
 from blueprints.shared.inputs import IdConverter
 from database import db
+from demo.cli import demo_command
 from extensions import (
     csrf,
     htmx,
@@ -129,6 +130,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     init_app(app)
+    app.cli.add_command(demo_command(create_app))  # `flask demo` (demo/, README)
     return app
 
 

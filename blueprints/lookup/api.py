@@ -1,14 +1,14 @@
-"""The JSON API: POST /api/v1/lookup, /api/v1/lookup/batch and the OpenAPI document."""
+"""The JSON API: POST /api/v1/lookup, /api/v1/lookup/batch, the OpenAPI document and its page."""
 
 from __future__ import annotations
 
-from flask import current_app, jsonify
+from flask import current_app, jsonify, render_template, request
 
 from blueprints.shared import json_error, no_store
 from extensions import csrf, limiter
 from relay.keys import mask
 
-from . import batch
+from . import apidocs, batch
 from .forms import batch_input, json_body, lookup_input
 from .messages import input_error
 from .openapi import spec
@@ -52,3 +52,9 @@ def api_batch():
 def openapi():
     """The OpenAPI 3.1 description of this API."""
     return jsonify(spec())
+
+
+@bp.get("/api")
+def api_docs():
+    """The API for people: the OpenAPI document rendered as a page (no script needed)."""
+    return render_template("lookup/api.html", **apidocs.page(spec(), request.url_root))
