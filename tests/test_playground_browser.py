@@ -82,7 +82,8 @@ def test_the_math_reasoning_preset_streams_and_gets_a_final_check(playground: Pa
     assert len(seen) >= 3, seen  # the answer grew while the run was still streaming
     assert partial_verdict  # checked as it streamed, not only at the end
     expect(page.get_by_test_id("run-state")).to_contain_text("✓ Finished")
-    expect(page.get_by_test_id("answer-0")).to_have_text(whole)
+    # Shown indented once whole (json.dumps(indent=2) spells it as the page does).
+    expect(page.get_by_test_id("answer-0")).to_have_text(json.dumps(SOLUTION, indent=2))
     verdict = page.locator("[data-testid=verdict-0] .verdict")
     expect(verdict).to_have_attribute("data-state", "ok")
     expect(verdict).to_have_attribute("data-final", "yes")
@@ -91,6 +92,10 @@ def test_the_math_reasoning_preset_streams_and_gets_a_final_check(playground: Pa
     sent = json.loads(fake.requests_to("/v1/chat/completions")[-1].body)
     assert sent["response_format"]["json_schema"]["name"] == "math_reasoning"
     assert sent["stream"] is True
+    # Kept for the next turn: the model's own text, not the indented copy.
+    page.get_by_test_id("keep-0").click()
+    kept = page.locator("#pg-messages [data-message]").nth(1).get_by_test_id("content")
+    expect(kept).to_have_value(whole)
     assert problems == []
 
 
@@ -249,3 +254,117 @@ def test_a_failed_run_is_headed_as_failed(playground: Page, fake, problems):
     expect(state).to_contain_text("✗ Failed")
     expect(state).to_have_attribute("data-outcome", "failed")
     assert problems == []
+
+
+def test_the_streaming_answer_is_in_view_at_1366x900_without_scrolling(
+    playground: Page, fake, problems
+):
+    """Conversation and answer in the main column, every setting beside them: no scrolling."""
+    page = playground
+    page.set_viewport_size({"width": 1366, "height": 900})
+    fake.script("m-slow", content=[f"w{i} " for i in range(60)], delay=0.2)
+    page.get_by_test_id("model").fill("m-slow")
+    ask(page, "Count slowly")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.get_by_test_id("run").click()
+    answer = page.get_by_test_id("answer-0")
+    expect(answer).to_contain_text("w2 ", timeout=SLOW * 1000)
+    expect(page.get_by_test_id("run-state")).to_contain_text("Streaming")  # still mid-stream
+    expect(answer).to_be_in_viewport()
+    box = answer.bounding_box()
+    assert box is not None and box["y"] + 3 * 16 < 900, box  # room for its first lines
+    assert page.evaluate("window.scrollY") == 0
+    # The settings sit in a side panel to the right of the answer, parameters open.
+    side = page.get_by_test_id("settings").bounding_box()
+    assert side is not None and side["x"] >= box["x"] + box["width"], (side, box)
+    expect(page.get_by_test_id("param-temperature")).to_be_visible()
+    expect(page.get_by_test_id("more-settings-toggle")).to_be_hidden()
+    page.get_by_test_id("stop").click()
+    expect(page.get_by_test_id("run-state")).to_contain_text("■ Stopped")
+    assert problems == []
+
+
+def test_view_code_opens_beside_the_run_and_copy_buttons_copy(playground: Page, fake, problems):
+    """View code leaves the answer in place; Copy puts a snippet or the answer on the clipboard."""
+    page = playground
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    fake.script("m-plain", content=["Forty", "-two"], delay=0.05)
+    page.get_by_test_id("model").fill("m-plain")
+    ask(page, "The answer?")
+    page.get_by_test_id("run").click()
+    expect(page.get_by_test_id("run-state")).to_contain_text("✓ Finished")
+    page.get_by_test_id("view-code").click()
+    drawer = page.get_by_test_id("code-drawer")
+    expect(drawer.get_by_test_id("code-view")).to_be_visible()
+    expect(page.get_by_test_id("answer-0")).to_have_text("Forty-two")  # the run is still there
+    expect(page.get_by_test_id("answer-0")).to_be_visible()
+    curl = drawer.get_by_test_id("code-curl")
+    expect(curl).to_contain_text("m-plain")
+    drawer.get_by_test_id("copy-curl").click()
+    expect(drawer.get_by_test_id("copy-curl")).to_contain_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == curl.text_content()
+    page.keyboard.press("Escape")
+    expect(drawer).to_be_hidden()
+    page.get_by_test_id("view-code").click()
+    expect(drawer).to_be_visible()
+    drawer.get_by_test_id("close-code").click()
+    expect(drawer).to_be_hidden()
+    page.get_by_test_id("copy-answer-0").click()
+    expect(page.get_by_test_id("copy-answer-0")).to_contain_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == "Forty-two"
+    assert problems == []
+
+
+def _beside(page: Page, box_id: str) -> None:
+    """The checkbox or radio is small and on the same line as its label's words."""
+    box = page.get_by_test_id(box_id).bounding_box()
+    label = page.get_by_test_id(box_id).locator("xpath=..").bounding_box()
+    assert box is not None and label is not None
+    assert box["width"] < 30, (box_id, box)
+    assert label["height"] < 2 * box["height"] + 12, (box_id, box, label)  # one line, not two
+    assert label["x"] <= box["x"] < label["x"] + 10, (box_id, box, label)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_phone_folds_the_settings_and_never_scrolls_sideways(
+    playground: Page, fake, problems, lang
+):
+    """390 px: parameters fold away, radios sit beside their words, nothing is wider."""
+    page = playground
+    fake.script("m-plain", content=['{"a": [1, 2]}'], delay=0.05)
+    if lang == "zh":
+        page.get_by_test_id("lang-zh").click()
+        expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        page.get_by_test_id("key").fill(fake.add_token().key)
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.get_by_test_id("param-temperature")).to_be_hidden()
+    page.get_by_test_id("more-settings-toggle").click()
+    expect(page.get_by_test_id("param-temperature")).to_be_visible()
+    _beside(page, "source-pasted")
+    _beside(page, "stream")
+    page.get_by_test_id("model").fill("m-plain")
+    ask(page, "JSON please")
+    page.get_by_test_id("run").click()
+    expect(page.get_by_test_id("run-state")).to_contain_text("✓" if lang == "en" else "已完成")
+    expect(page.get_by_test_id("answer-0")).to_have_text('{\n  "a": [\n    1,\n    2\n  ]\n}')
+    expect(page.get_by_test_id("answer-0")).to_be_in_viewport()  # brought into view
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.get_by_test_id("view-code").click()
+    expect(page.get_by_test_id("code-view")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert problems == []
+
+
+def test_the_monitor_page_puts_its_checkboxes_beside_their_labels(
+    page: Page, live_server, make_user, provider
+):
+    """The same rule fixes the admin Monitor form (its checkboxes were centred above the words)."""
+    make_user("root", admin=True)
+    page.goto(f"{live_server}/login")
+    page.get_by_test_id("username").fill("root")
+    page.get_by_test_id("password").fill(PASSWORD)
+    page.get_by_test_id("login").click()
+    page.goto(f"{live_server}/admin/providers")
+    page.get_by_test_id("monitor").first.click()
+    _beside(page, "enabled")
+    _beside(page, "public")

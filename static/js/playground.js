@@ -72,7 +72,8 @@
   function keepAnswer(button) {
     var answer = $("[data-testid=answer-" + button.dataset.column + "]");
     if (!answer) return;
-    addMessage("assistant", answer.textContent);
+    // The model's own text, not the indented copy shown for JSON answers.
+    addMessage("assistant", answer.hasAttribute("data-raw") ? answer.dataset.raw : answer.textContent);
     addMessage("user", "");
     button.disabled = true;
   }
@@ -82,6 +83,78 @@
     var input = inputs[Number(button.dataset.column)] || inputs[0];
     if (input) { input.value = button.dataset.model; input.focus(); }
   }
+
+  // Copy: the Clipboard API where the page is a secure context, else a selected textarea.
+  function copy(button) {
+    var source = button.dataset.copyFrom ? document.getElementById(button.dataset.copyFrom)
+      : $("[data-copy-source]", button.closest("[data-copy-scope]"));
+    if (!source) return;
+    var text = source.textContent;
+    var done = function () {
+      if (!button.dataset.label) button.dataset.label = button.textContent;
+      button.textContent = "✓ " + button.dataset.copied;
+      clearTimeout(button.copyTimer);
+      button.copyTimer = setTimeout(function () { button.textContent = button.dataset.label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { if (legacyCopy(text)) done(); });
+    } else if (legacyCopy(text)) {
+      done();
+    }
+  }
+  function legacyCopy(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "visually-hidden";
+    document.body.appendChild(area);
+    area.select();
+    var copied = false;
+    try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+    area.remove();
+    return copied;
+  }
+
+  // View code opens in a drawer over the settings; the run beside it keeps its output.
+  function drawer() { return document.getElementById("pg-code"); }
+  function closeCode() {
+    var box = drawer();
+    if (!box || !box.open) return;
+    box.close();
+    var opener = $("[data-testid=view-code]");
+    if (opener) opener.focus();
+  }
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target) return;
+    if (target.id === "pg-code-body") {
+      var box = drawer();
+      if (!box.open) box.show();
+      box.scrollTop = 0;
+      $("[data-pg=close-code]", box).focus();
+    }
+    if (target.id === "pg-out") bringIntoView($("[data-run]", target));
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") closeCode();
+  });
+
+  // A new run's answers start where the eye is: scroll only if the run starts off screen.
+  function bringIntoView(run) {
+    if (!run) return;
+    var top = run.getBoundingClientRect().top;
+    if (top >= 0 && top < window.innerHeight * 0.6) return;
+    var calm = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    run.scrollIntoView({ block: "start", behavior: calm ? "auto" : "smooth" });
+  }
+
+  // Wide screens show every setting in the side panel; phones fold parameters away.
+  var wide = window.matchMedia("(min-width: 900px)");
+  function fitSettings() {
+    var more = $("[data-pg-more]");
+    if (more) more.open = wide.matches;
+  }
+  if (wide.addEventListener) wide.addEventListener("change", fitSettings);
 
   document.addEventListener("click", function (event) {
     var target = event.target.closest("[data-pg]");
@@ -101,6 +174,8 @@
     if (action === "preset") applyPreset(target);
     if (action === "keep-answer") keepAnswer(target);
     if (action === "use-model") useModel(target);
+    if (action === "copy") copy(target);
+    if (action === "close-code") closeCode();
   });
 
   document.addEventListener("change", function (event) {
@@ -133,6 +208,57 @@
     }
     var stop = $("[data-testid=stop]", run);
     if (stop) stop.hidden = true;
+    $all("[data-answer]", run).forEach(prettyJson);
+  }
+
+  // Re-indents valid JSON token by token: numbers and strings keep their exact spelling
+  // (JSON.stringify would round big integers).
+  function indentJson(text) {
+    var out = "";
+    var depth = 0;
+    var pad = function () { return "\n" + new Array(depth + 1).join("  "); };
+    for (var i = 0; i < text.length; i++) {
+      var c = text.charAt(i);
+      if (c === "\"") {
+        var end = i + 1;
+        while (text.charAt(end) !== "\"") end += text.charAt(end) === "\\" ? 2 : 1;
+        out += text.slice(i, end + 1);
+        i = end;
+      } else if (c === "{" || c === "[") {
+        var j = i + 1;
+        while (/\s/.test(text.charAt(j))) j += 1;
+        if (text.charAt(j) === "}" || text.charAt(j) === "]") {
+          out += c + text.charAt(j);
+          i = j;
+        } else {
+          depth += 1;
+          out += c + pad();
+        }
+      } else if (c === "}" || c === "]") {
+        depth -= 1;
+        out += pad() + c;
+      } else if (c === ",") {
+        out += "," + pad();
+      } else if (c === ":") {
+        out += ": ";
+      } else if (!/\s/.test(c)) {
+        out += c;
+      }
+    }
+    return out;
+  }
+
+  // A JSON object or array answer is shown indented; any other text is left exactly as sent.
+  function prettyJson(answer) {
+    var text = answer.textContent;
+    var start = text.trim().charAt(0);
+    if (start !== "{" && start !== "[") return;
+    try { JSON.parse(text); } catch (e) { return; }
+    var pretty = indentJson(text.trim());
+    if (pretty === text) return;
+    answer.dataset.raw = text;
+    answer.textContent = pretty;
+    answer.classList.add("run__text--json");
   }
   document.body.addEventListener("htmx:sseMessage", function (event) {
     if (event.detail && event.detail.type === "done") finish(event.target.closest("[data-run]"));
@@ -148,6 +274,7 @@
     if (event.detail && event.detail.source) event.detail.source.close();
     finish(run);
   });
-  document.addEventListener("DOMContentLoaded", showSchema);
+  document.addEventListener("DOMContentLoaded", function () { showSchema(); fitSettings(); });
   showSchema();
+  fitSettings();
 })();
