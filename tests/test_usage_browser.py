@@ -75,3 +75,18 @@ def test_one_day_of_data_draws_a_point_and_readable_ticks(page: Page, live_serve
     for name in ("remaining", "spend", "models", "tokens", "requests"):
         ticks = page.locator(f"[data-testid=chart-{name}] .xtick text").all_text_contents()
         assert ticks and not any("59:59" in t or ".000" in t for t in ticks), (name, ticks)
+
+
+def test_a_known_zero_day_is_marked_not_blank(page: Page, live_server, app):
+    """Logged costs, today at $0: today gets a baseline mark (a gap would get none), no legend."""
+    from tests.test_usage_sources import make_late_key
+
+    key_id = make_late_key(app)
+    _log_in(page, live_server, "en")
+    page.goto(f"{live_server}/usage/{key_id}?range=7d&tz=UTC")
+    spend = page.get_by_test_id("chart-spend")
+    expect(spend.locator("svg.main-svg").first).to_be_visible()
+    expect(spend.locator(".scatterlayer .point")).to_have_count(1)
+    assert spend.locator(".legend").count() == 0
+    # the models chart has no zero day: no mark there
+    assert page.locator("[data-testid=chart-models] .scatterlayer .point").count() == 0

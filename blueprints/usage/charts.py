@@ -19,7 +19,7 @@ from blueprints.shared import json_attr
 
 from .days import Zone, strict_zone
 from .kpis import BALANCE, Runway, day_spend
-from .layout import BAR_WIDTH, COLORS, empty, money, no_data, plain, time_range
+from .layout import BAR_WIDTH, COLORS, empty, money, no_data, plain, time_range, whole_counts
 from .layout import bars as _bars
 from .layout import figure as _figure
 from .layout import layout as _layout
@@ -191,7 +191,7 @@ def requests_chart(rows: Sequence[TokenDay | DayRow]) -> go.Figure:
     if not rows:
         return empty(fig)
     fig.add_trace(_bars([r.day for r in rows], [r.requests for r in rows], _("Requests"), None))
-    return fig
+    return whole_counts(fig, [r.requests for r in rows])
 
 
 def overview_chart(

@@ -26,6 +26,15 @@ COLORS = [
 SYMBOLS = {"USD": "$", "CNY": "¥"}
 # Day ticks: "Dec 7" in English; Chinese reads "12月7日" (Plotly's zh-CN short months are "十二").
 DAY_TICKS = {"zh": "%-m月%-d日"}
+# Time axes in Chinese: Plotly's own stops would read "十二 7, 2026" under the hours.
+TIME_TICKS = {
+    "zh": [
+        {"dtickrange": [None, DAY_MS], "value": "%H:%M\n%-m月%-d日"},
+        {"dtickrange": [DAY_MS, "M1"], "value": "%-m月%-d日"},
+        {"dtickrange": ["M1", "M12"], "value": "%Y年%-m月"},
+        {"dtickrange": ["M12", None], "value": "%Y年"},
+    ]
+}
 
 
 def unit_label(unit: str | None) -> str:
@@ -51,6 +60,8 @@ def layout(
     xaxis = {"type": "date", "hoverformat": hoverformat, "showgrid": False}
     if days:
         xaxis.update(day_axis(min(days), max(days)))
+    elif _language() in TIME_TICKS:
+        xaxis["tickformatstops"] = TIME_TICKS[_language()]
     layout_ = {
         "template": "none",  # plotly.js defaults; the "plotly" template is 8 kB of JSON
         "colorway": COLORS,
@@ -84,14 +95,24 @@ def day_axis(first: date, last: date) -> dict:
     span = (last - first).days
     axis: dict = {}
     if span < DAILY_TICKS_UP_TO:
-        language = getattr(get_locale(), "language", "en")
         axis.update(
-            dtick=DAY_MS, tick0=first.isoformat(), tickformat=DAY_TICKS.get(language, "%b %-d")
+            dtick=DAY_MS, tick0=first.isoformat(), tickformat=DAY_TICKS.get(_language(), "%b %-d")
         )
     if span + 1 < MIN_DAYS_SHOWN:
         pad = (MIN_DAYS_SHOWN - span) / 2  # in days, around the bars' centres
         axis["range"] = [_at_day(first, -pad), _at_day(last, pad)]
     return axis
+
+
+def _language() -> str:
+    return getattr(get_locale(), "language", None) or "en"
+
+
+def whole_counts(fig: go.Figure, totals) -> go.Figure:
+    """A count axis whose tallest bar is under 5: ticks 0, 1, 2… rather than 0.2, 0.4…"""
+    if max(totals, default=0) < 5:
+        fig.update_yaxes(dtick=1, tick0=0, range=[0, 5])
+    return fig
 
 
 def time_range(times: Sequence[str]) -> list[str] | None:

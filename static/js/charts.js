@@ -85,7 +85,10 @@
         out.xaxis = Object.assign({}, axis, { range: [isoLocal(at - pad), isoLocal(at + pad)] });
       }
     }
-    return { data: traces.concat(zeroMarks(traces, out)), layout: out };
+    var marks = zeroMarks(traces, out);
+    // Plotly shows a legend from two traces on: the marks must not make one appear.
+    if (marks.length && traces.length === 1 && out.showlegend === undefined) out.showlegend = false;
+    return { data: traces.concat(marks), layout: out };
   }
 
   // A bar of 0 (no spend, 0 % uptime) has no height: mark it on the baseline, so a known zero
