@@ -280,3 +280,64 @@ def test_it_warns_when_the_request_budget_cannot_fit(app, alice, fake):
     assert "request budget is 10" in html and "min or more would fit" in html
     assert runner.invoke(args=[*edit, "0"]).exit_code == 0
     assert 'data-testid="budget-warning"' not in alice.get("/keys").get_data(as_text=True)
+
+
+def _key_with_requests(app, alice, fake, count: int) -> int:
+    """Alice's key with `count` logged requests, one a minute, costing $0.01 + $0.001 × i."""
+    import hashlib
+    from datetime import UTC, datetime, timedelta
+
+    from blueprints.keys.models import UsageRecord
+
+    assert add(alice, fake.add_token().key).status_code == 303
+    [row] = stored(app)
+    start = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    with app.app_context():
+        for i in range(count):
+            db.session.add(
+                UsageRecord(
+                    key_id=row.id,
+                    created_at=start + timedelta(minutes=i),
+                    model=f"model-{i:03d}",
+                    prompt_tokens=100,
+                    completion_tokens=10,
+                    cost=round(0.01 + 0.001 * i, 6),
+                    unit="USD",
+                    dedupe=hashlib.sha256(f"{i}".encode()).hexdigest()[:32],
+                )
+            )
+        db.session.commit()
+    return row.id
+
+
+def test_recent_requests_are_paged_with_totals_of_them_all(app, alice, fake):
+    """45 requests: 20 a page, newest first, totals over all 45 on every page, links between."""
+    key_id = _key_with_requests(app, alice, fake, 45)
+    first = alice.get(f"/keys/{key_id}").get_data(as_text=True)
+    assert first.count("<code>model-") == 20
+    assert "model-044" in first and "model-024" not in first  # newest first
+    totals = "45 requests logged in all · 4,500 prompt + 450 completion tokens · $1.44"
+    assert totals in first  # 45 × 0.01 + 0.001 × (0 + … + 44) = 0.45 + 0.99
+    assert f'href="/keys/{key_id}?page=2#requests"' in first and "1–20 of 45" in first
+    last = alice.get(f"/keys/{key_id}?page=3").get_data(as_text=True)
+    assert last.count("<code>model-") == 5 and "model-004" in last and "model-005" not in last
+    assert totals in last and "41–45 of 45" in last and 'data-testid="usage-older"' not in last
+    # past the end: the last page, not an empty one
+    beyond = alice.get(f"/keys/{key_id}?page=999").get_data(as_text=True)
+    assert "41–45 of 45" in beyond
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "x", "1.5", "²", "9" * 40, "[]", "１"])
+def test_a_bad_page_number_is_a_400_not_a_500(app, alice, fake, page):
+    """Any page that is not a whole number from 1 is refused with a clear 400."""
+    key_id = _key_with_requests(app, alice, fake, 3)
+    response = alice.get(f"/keys/{key_id}", query_string={"page": page})
+    assert response.status_code == 400
+    assert "“page” must be a whole number" in response.get_data(as_text=True)
+
+
+def test_a_few_requests_need_no_pager(app, alice, fake):
+    """Up to 20 requests: one page, no pager, totals still shown."""
+    key_id = _key_with_requests(app, alice, fake, 1)
+    page = alice.get(f"/keys/{key_id}").get_data(as_text=True)
+    assert "1 request logged in all" in page and 'data-testid="usage-pager"' not in page

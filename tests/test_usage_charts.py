@@ -25,7 +25,7 @@ def test_it_draws_remaining_with_threshold_and_projection():
     runway = Runway(2.0, T0 + timedelta(days=3))
     fig = charts.remaining_chart(points(10, 9, 8), 5.0, runway, "USD")
     line, projection = fig.data
-    assert (line.type, line.mode, list(line.y)) == ("scatter", "lines", [10, 9, 8])
+    assert (line.type, line.mode, list(line.y)) == ("scatter", "lines+markers", [10, 9, 8])
     assert list(line.x) == ["2026-03-01T00:00:00", "2026-03-01T01:00:00", "2026-03-01T02:00:00"]
     assert projection.line.dash == "dash"
     assert list(projection.x) == ["2026-03-01T02:00:00", "2026-03-04T00:00:00"]

@@ -16,6 +16,7 @@ from blueprints.usage.kpis import (
     expiry_countdown,
     reconcile,
     runway,
+    spend_source,
     topups,
     window_sums,
 )
@@ -160,3 +161,35 @@ def test_it_counts_down_to_expiry():
     assert expiry_countdown(NOW - timedelta(seconds=1), NOW) == Countdown(0, 0, True)
     assert expiry_countdown(NOW, NOW).expired
     assert expiry_countdown(None, NOW) is None
+
+
+# -- spend source ------------------------------------------------------------------------------
+
+
+def day(offset: int, spend, cost=0.0):
+    return Row(day=TODAY - timedelta(days=offset), spend=spend, cost=cost)
+
+
+def test_spend_comes_from_the_logs_until_the_balance_drops():
+    """Balance hours of zero beside logged costs: the logs count; one drop and the balance does."""
+    logged = [day(3, None, 0.05), day(2, None, 0.03), day(0, 0.0, 0.0)]
+    assert spend_source(logged) == "logs"
+    assert window_sums(logged, today=TODAY, source="logs") == {
+        "today": 0.0,
+        "7d": 0.08,
+        "30d": 0.08,
+    }
+    assert window_sums(logged, today=TODAY) == {"today": 0.0, "7d": 0.0, "30d": 0.0}
+    assert burn_rate(logged, 7, today=TODAY, source="logs") == pytest.approx(0.04)
+    assert spend_source([*logged, day(1, 0.2, 0.0)]) == "balance"
+    assert spend_source([day(1, 0.0, 0.0)]) == "balance"  # nothing spent anywhere: say balance
+
+
+def test_reconcile_blames_logs_older_than_the_first_reading():
+    """-$0.143 logged before tracking, nothing since: tracking_late, not unexplained."""
+    assert reconcile(0.143, 0.0, untracked=0.143).code == "tracking_late"
+    assert reconcile(0.143, 0.0).code == "unexplained"
+    # partly explained (more logged than the pre-tracking part): still says why it can be
+    assert reconcile(1.0, 0.2, untracked=0.3).code == "tracking_late"
+    # a positive gap is not what late tracking causes
+    assert reconcile(0.1, 1.0, untracked=0.3).code == "unexplained"

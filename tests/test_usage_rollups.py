@@ -353,8 +353,24 @@ def test_it_gathers_what_reconcile_needs(app, key_id):
     with app.app_context():
         inputs = queries.reconcile_inputs(key_id, T0, T0 + timedelta(hours=3))
         early = queries.reconcile_inputs(key_id, T0 - timedelta(days=1), T0 + timedelta(hours=3))
-    assert inputs == (1.5, -8.5, 1.5, 10.0, False)
+    assert inputs == (1.5, -8.5, 1.5, 10.0, False, T0, 0.0)
     assert early.capped  # the ingested log starts after the window does
+
+
+def test_it_counts_the_logged_cost_from_before_tracking_started(app, key_id):
+    """Requests logged before the first balance reading: their cost, and when tracking began."""
+    log_usage(app, key_id, T0 - timedelta(hours=5), cost=0.25)
+    log_usage(app, key_id, T0 - timedelta(hours=2), model="gpt-4o-mini", cost=0.5)
+    poll(app, key_id, T0, remaining=20.0, used=0.0)
+    log_usage(app, key_id, T0 + timedelta(minutes=5), cost=1.5)
+    poll(app, key_id, T0 + timedelta(hours=1), remaining=18.5, used=1.5)
+    with app.app_context():
+        wide = queries.reconcile_inputs(key_id, T0 - timedelta(days=1), T0 + timedelta(hours=2))
+        late = queries.reconcile_inputs(key_id, T0 - timedelta(hours=3), T0 + timedelta(hours=2))
+        tracked = queries.reconcile_inputs(key_id, T0, T0 + timedelta(hours=2))
+    assert (wide.logged_cost, wide.balance_drop, wide.tracked_from) == (2.25, 1.5, T0)
+    assert wide.logged_before == 0.75 and late.logged_before == 0.5
+    assert tracked.logged_before == 0.0
 
 
 def test_it_refuses_unknown_zones_and_huge_ranges(app):

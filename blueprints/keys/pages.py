@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, make_response, render_template, url_for
+from flask import current_app, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -15,7 +15,8 @@ from . import service
 from .advice import budget_advice
 from .family import NO_BALANCE, UNCHECKED, key_facts
 from .forms import MESSAGES
-from .models import BalanceSample, TrackedKey, UsageRecord
+from .models import BalanceSample, TrackedKey
+from .recent import requests_page
 
 
 def rows_context() -> dict:
@@ -72,19 +73,14 @@ def refused(code: str, form) -> tuple:
 
 
 def detail(tracked: TrackedKey, status: int = 200, error: str | None = None):
-    """One key: settings, recent samples and requests."""
+    """One key: settings, recent samples and a page of its requests (?page=, 20 a page)."""
     samples = db.session.scalars(
         db.select(BalanceSample)
         .where(BalanceSample.key_id == tracked.id)
         .order_by(BalanceSample.taken_at.desc())
         .limit(50)
     ).all()
-    usage = db.session.scalars(
-        db.select(UsageRecord)
-        .where(UsageRecord.key_id == tracked.id)
-        .order_by(UsageRecord.created_at.desc())
-        .limit(50)
-    ).all()
+    usage = requests_page(tracked.id, request.args.get("page"))
     html = render_template(
         "keys/detail.html",
         k=tracked,

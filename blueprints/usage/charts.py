@@ -7,7 +7,6 @@ static/js/charts.js draws the JSON and sets colours for light or dark mode.
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -19,19 +18,17 @@ from flask_babel import gettext as _
 from blueprints.shared import json_attr
 
 from .days import Zone, strict_zone
-from .kpis import Runway
+from .kpis import BALANCE, Runway, day_spend
+from .layout import BAR_WIDTH, COLORS, empty, money, no_data, plain, time_range, whole_counts
+from .layout import bars as _bars
+from .layout import figure as _figure
+from .layout import layout as _layout
+from .layout import local as _local
 from .queries import DayRow, ModelDay, Point, TokenDay
 
-DAY_MS = 86_400_000
-BAR_WIDTH = DAY_MS * 0.8  # a fixed width: sparse days would otherwise get bars weeks wide
-DAILY_TICKS_UP_TO = 14  # days; below this a tick per day, so few bars never get hour ticks
 MAX_MODELS = 10  # more models than this are summed into "Other"
-COLORS = [
-    "#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6",
-    "#06b6d4", "#ec4899", "#84cc16", "#f97316", "#64748b",
-]  # fmt: skip
 TOPUP_COLOR = "#16a34a"
-SYMBOLS = {"USD": "$", "CNY": "¥"}
+FEW_POINTS = 24  # a line of fewer readings than this gets markers: each reading shows
 
 
 def figure_json(fig: go.Figure | dict) -> str:
@@ -55,19 +52,25 @@ def remaining_chart(
     points = [p for p in points if unit is None or p.unit in (None, unit)]
     fig = _figure(_("Remaining"), unit, hoverformat="%Y-%m-%d %H:%M")
     if not points:
-        return _empty(fig)
+        return empty(fig)
     values = [p.remaining for p in points]
+    times = [_local(p.at, zone) for p in points]
     fig.add_trace(
         go.Scatter(
-            x=[_local(p.at, zone) for p in points],
+            x=times,
             y=values,
-            mode="lines",
+            mode="lines+markers" if len(points) < FEW_POINTS else "lines",
             name=_("Remaining"),
             line={"width": 2},
-            hovertemplate=_money(unit, values),
+            marker={"size": 7},
+            hovertemplate=money(unit, values),
         )
     )
     last = points[-1]
+    shown = [*times, _local(runway.empty_at, zone)] if _projects(runway, last) else times
+    window = time_range(shown)
+    if window:
+        fig.update_xaxes(range=window)
     if _projects(runway, last):
         fig.add_trace(
             go.Scatter(
@@ -76,7 +79,7 @@ def remaining_chart(
                 mode="lines",
                 name=_("Projection"),
                 line={"dash": "dash", "width": 1.5, "color": COLORS[0]},
-                hovertemplate=_money(unit, values),
+                hovertemplate=money(unit, values),
             )
         )
     if threshold is not None:
@@ -104,18 +107,24 @@ def daily_spend_chart(
     unit: str | None,
     *,
     tz: Zone = None,
+    source: str = BALANCE,
 ) -> go.Figure:
     """Spend per local day as bars (days without readings stay gaps), top-ups as markers.
 
     `topups` are (time or day, amount) pairs such as queries.topup_hours(); datetimes fall on
-    their local day in `tz`. None takes the top-ups from the rows.
+    their local day in `tz`. None takes the top-ups from the rows. `source` (kpis.BALANCE or
+    kpis.LOGS) says whether a day's spend is its balance drop or its logged request costs.
     """
-    rows = [r for r in rows if r.spend is not None and (unit is None or r.unit in (None, unit))]
+    rows = [
+        r
+        for r in rows
+        if day_spend(r, source) is not None and (unit is None or r.unit in (None, unit))
+    ]
     fig = _figure(_("Spend"), unit, days=[r.day for r in rows])
     if not rows:
-        return _empty(fig)
-    spend = {r.day: r.spend for r in rows}
-    fig.add_trace(_bars([r.day for r in rows], [r.spend for r in rows], _("Spend"), unit))
+        return empty(fig)
+    spend = {r.day: day_spend(r, source) for r in rows}
+    fig.add_trace(_bars(list(spend), list(spend.values()), _("Spend"), unit))
     by_day: dict[date, float] = defaultdict(float)
     if topups is None:
         topups = [(r.day, r.topup) for r in rows if r.topup]
@@ -136,7 +145,7 @@ def daily_spend_chart(
                 mode="markers",
                 name=_("Top-up"),
                 marker={"symbol": "triangle-up", "size": 12, "color": TOPUP_COLOR},
-                hovertemplate="+" + _money(unit, amounts, "customdata"),
+                hovertemplate="+" + money(unit, amounts, "customdata"),
             )
         )
     return fig
@@ -159,16 +168,16 @@ def model_spend_chart(rows: Sequence[ModelDay], unit: str | None) -> go.Figure:
     fig = _figure(_("Spend"), unit, days=[r.day for r in rows], barmode="stack")
     for name, costs in series.items():
         days = sorted(costs)
-        label = name if name is other else _plain(name or "?")
+        label = name if name is other else plain(name or "?")
         fig.add_trace(_bars(days, [costs[d] for d in days], label, unit))
-    return fig if rows else _empty(fig)
+    return fig if rows else empty(fig)
 
 
 def tokens_chart(rows: Sequence[TokenDay]) -> go.Figure:
     """Prompt and completion tokens per local day, stacked."""
     fig = _figure(_("Tokens"), None, days=[r.day for r in rows], barmode="stack")
     if not rows:
-        return _empty(fig)
+        return empty(fig)
     days = [r.day for r in rows]
     fig.add_trace(_bars(days, [r.prompt_tokens for r in rows], _("Prompt"), None))
     fig.add_trace(_bars(days, [r.completion_tokens for r in rows], _("Completion"), None))
@@ -180,21 +189,32 @@ def requests_chart(rows: Sequence[TokenDay | DayRow]) -> go.Figure:
     rows = [r for r in rows if r.requests]
     fig = _figure(_("Requests"), None, days=[r.day for r in rows])
     if not rows:
-        return _empty(fig)
+        return empty(fig)
     fig.add_trace(_bars([r.day for r in rows], [r.requests for r in rows], _("Requests"), None))
-    return fig
+    return whole_counts(fig, [r.requests for r in rows])
 
 
-def overview_chart(rows: Sequence[DayRow], labels: Mapping[int, str], unit: str | None) -> dict:
+def overview_chart(
+    rows: Sequence[DayRow],
+    labels: Mapping[int, str],
+    unit: str | None,
+    sources: Mapping[int, str] | None = None,
+) -> dict:
     """Daily spend of several keys, stacked by key; the biggest spenders first.
 
-    A plain figure dict, not a go.Figure: with 200 keys, Plotly's per-trace validation alone
-    costs more than the whole page may take.
+    `sources` says per key id where its spend comes from (kpis.BALANCE when absent). A plain
+    figure dict, not a go.Figure: with 200 keys, Plotly's per-trace validation alone costs
+    more than the whole page may take.
     """
-    rows = [r for r in rows if r.spend is not None and (unit is None or r.unit in (None, unit))]
+    sources = sources or {}
+
+    def spend(row: DayRow) -> float | None:
+        return day_spend(row, sources.get(row.key_id, BALANCE))
+
+    rows = [r for r in rows if spend(r) is not None and (unit is None or r.unit in (None, unit))]
     per_key: dict[int, dict[date, float]] = defaultdict(dict)
     for row in rows:
-        per_key[row.key_id][row.day] = per_key[row.key_id].get(row.day, 0.0) + row.spend
+        per_key[row.key_id][row.day] = per_key[row.key_id].get(row.day, 0.0) + spend(row)
     layout = _layout(_("Spend"), unit, days=[r.day for r in rows], barmode="stack")
     data = []
     for key_id in sorted(per_key, key=lambda k: (-sum(per_key[k].values()), k)):
@@ -205,14 +225,14 @@ def overview_chart(rows: Sequence[DayRow], labels: Mapping[int, str], unit: str 
                 "type": "bar",
                 "x": [d.isoformat() for d in days],
                 "y": values,
-                "name": _plain(labels.get(key_id) or f"#{key_id}"),
+                "name": plain(labels.get(key_id) or f"#{key_id}"),
                 "width": [BAR_WIDTH] * len(days),
-                "hovertemplate": _money(unit, values) if unit else "%{y:,.0f}",
+                "hovertemplate": money(unit, values) if unit else "%{y:,.0f}",
             }
         )
     if not rows:
         layout["xaxis"]["visible"] = layout["yaxis"]["visible"] = False
-        layout["annotations"] = [_no_data()]
+        layout["annotations"] = [no_data()]
     return {"data": data, "layout": layout}
 
 
@@ -237,101 +257,3 @@ def sparkline(values: Sequence[float | None], width: int = 120, height: int = 32
         y = height - 2 - (value - low) * scale if scale else height / 2
         lines[-1].append(f"{1 + i * step:.1f},{y:.1f}")
     return [" ".join(points) for points in lines if points]
-
-
-def unit_label(unit: str | None) -> str:
-    """The unit as shown in axis titles."""
-    return _("quota") if unit == "quota" else (unit or "")
-
-
-def _figure(
-    title: str, unit: str | None, *, hoverformat: str = "%Y-%m-%d", days=(), barmode=None
-) -> go.Figure:
-    # Layout in the constructor: ~1 ms against ~9 ms for update_layout() on an empty figure.
-    return go.Figure(
-        layout=_layout(title, unit, hoverformat=hoverformat, days=days, barmode=barmode)
-    )
-
-
-def _layout(
-    title: str, unit: str | None, *, hoverformat: str = "%Y-%m-%d", days=(), barmode=None
-) -> dict:
-    label = unit_label(unit)
-    xaxis = {"type": "date", "hoverformat": hoverformat, "showgrid": False}
-    if days and (max(days) - min(days)).days < DAILY_TICKS_UP_TO:
-        xaxis.update(dtick=DAY_MS, tick0=min(days).isoformat(), tickformat="%b %-d")
-    layout = {
-        "template": "none",  # plotly.js defaults; the "plotly" template is 8 kB of JSON
-        "colorway": COLORS,
-        "height": 320,
-        "autosize": True,
-        "margin": {"l": 56, "r": 16, "t": 32, "b": 40},
-        "paper_bgcolor": "rgba(0,0,0,0)",
-        "plot_bgcolor": "rgba(0,0,0,0)",
-        "legend": {
-            "orientation": "h",
-            "traceorder": "normal",  # biggest first, not Plotly's bottom-up order for stacks
-            "yanchor": "bottom",
-            "y": 1.02,
-            "xanchor": "left",
-            "x": 0,
-        },
-        "hovermode": "x unified",
-        "xaxis": xaxis,
-        "yaxis": {
-            "title": {"text": f"{title} ({label})" if label else title},
-            "rangemode": "tozero",
-        },
-    }
-    if barmode:
-        layout["barmode"] = barmode
-    return layout
-
-
-def _empty(fig: go.Figure) -> go.Figure:
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.add_annotation(**_no_data())
-    return fig
-
-
-def _no_data() -> dict:
-    return {
-        "text": _("No data yet"),
-        "showarrow": False,
-        "xref": "paper",
-        "yref": "paper",
-        "x": 0.5,
-        "y": 0.5,
-    }
-
-
-def _bars(days: Sequence[date], values: Sequence[float], name: str, unit: str | None) -> go.Bar:
-    return go.Bar(
-        x=[d.isoformat() for d in days],
-        y=list(values),
-        name=name,
-        width=[BAR_WIDTH] * len(days),
-        hovertemplate=_money(unit, values) if unit else "%{y:,.0f}",
-    )
-
-
-def _money(unit: str | None, values: Sequence[float], field: str = "y") -> str:
-    """A hovertemplate for money: $ or ¥ before it, quota plain; cents unless amounts are tiny."""
-    if unit == "quota":
-        return f"%{{{field}:,.0f}} " + _("quota")
-    biggest = max((abs(v) for v in values if v is not None), default=0.0)
-    digits = 2 if biggest >= 1 or biggest == 0 else 4
-    symbol = SYMBOLS.get(unit or "", "")
-    suffix = "" if symbol or not unit else f" {unit}"
-    return f"{symbol}%{{{field}:,.{digits}f}}{suffix}"
-
-
-def _local(at: datetime, zone) -> str:
-    """An aware time as a naive local ISO string: Plotly date axes know no time zones."""
-    return at.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds")
-
-
-def _plain(text: str) -> str:
-    """User text (model names, key labels) shown as text, not as Plotly's HTML-like markup."""
-    return html.escape(str(text), quote=False)

@@ -16,6 +16,8 @@ EPSILON = 1e-9
 ROUNDING_ABS = 0.01
 ROUNDING_SHARE = 0.01
 MAX_RUNWAY_DAYS = 3650  # beyond ten years an "empty around" date means nothing
+# Where spend figures come from: the balance's drops between polls, or the logged request costs.
+BALANCE, LOGS = "balance", "logs"
 
 
 class Reading(Protocol):
@@ -94,7 +96,26 @@ def topups(readings: Iterable, *, min_amount: float = TOPUP_TOLERANCE) -> list[T
     return found
 
 
-def burn_rate(rows: Sequence, days: int = 7, *, today: date) -> float | None:
+def spend_source(rows: Iterable) -> str:
+    """LOGS while the balance has not dropped yet but logged requests cost money, else BALANCE.
+
+    A key tracked since this morning has balance hours with zero spend beside days of logs
+    ingested from the relay's history: its spend is the logged costs until the balance moves.
+    """
+    rows = list(rows)
+    if any((row.spend or 0.0) > EPSILON for row in rows):
+        return BALANCE
+    if any((getattr(row, "cost", None) or 0.0) > EPSILON for row in rows):
+        return LOGS
+    return BALANCE
+
+
+def day_spend(row, source: str = BALANCE) -> float | None:
+    """A day row's spend from the chosen source (None: unknown, not zero)."""
+    return row.spend if source == BALANCE else getattr(row, "cost", None)
+
+
+def burn_rate(rows: Sequence, days: int = 7, *, today: date, source: str = BALANCE) -> float | None:
     """Average daily spend over the `days` complete local days before `today`, or None.
 
     `rows` have .day and .spend (one unit). Missing days inside the span count as days: the
@@ -103,14 +124,16 @@ def burn_rate(rows: Sequence, days: int = 7, *, today: date) -> float | None:
     """
     first_day = today - timedelta(days=days)
     # A day with logged requests but no poll has spend None: it says nothing about the balance.
-    present = [row for row in rows if first_day <= row.day < today and row.spend is not None]
+    present = [
+        row for row in rows if first_day <= row.day < today and day_spend(row, source) is not None
+    ]
     if not present:
         return None
     span = (max(r.day for r in present) - min(r.day for r in present)).days + 1
-    return sum(r.spend for r in present) / span
+    return sum(day_spend(r, source) for r in present) / span
 
 
-def window_sums(rows: Iterable, *, today: date) -> dict[str, float | None]:
+def window_sums(rows: Iterable, *, today: date, source: str = BALANCE) -> dict[str, float | None]:
     """Spend today, over the last 7 and the last 30 local days (today included), from day rows.
 
     The same numbers as queries.spend_windows, without a second query when the day rows are
@@ -118,12 +141,13 @@ def window_sums(rows: Iterable, *, today: date) -> dict[str, float | None]:
     """
     sums: dict[str, float | None] = {"today": None, "7d": None, "30d": None}
     for row in rows:
-        if row.spend is None:
+        spend = day_spend(row, source)
+        if spend is None:
             continue
         age = (today - row.day).days
         for name, days in (("today", 1), ("7d", 7), ("30d", 30)):
             if 0 <= age < days:
-                sums[name] = (sums[name] or 0.0) + row.spend
+                sums[name] = (sums[name] or 0.0) + spend
     return sums
 
 
@@ -145,13 +169,15 @@ def reconcile(
     topup: float = 0.0,
     scope: str | None = None,
     capped: bool = False,
+    untracked: float = 0.0,
 ) -> Reconcile:
     """Compare logged costs with the net balance drop (spend - top-ups) over one window.
 
     Codes, first match wins: no_logs (nothing logged to compare), no_balance, match, rounding
     (a gap within relay rounding), topup (top-ups inside the window explain it), logs_capped
-    (our logs do not cover the whole window), untracked_keys (the balance is the account's,
-    shared with keys we do not see), unexplained.
+    (our logs do not cover the whole window), tracking_late (`untracked`: logged cost from
+    before the first balance reading, which no balance drop can show), untracked_keys (the
+    balance is the account's, shared with keys we do not see), unexplained.
     """
     if logged_cost is None:
         return Reconcile(None, None, "no_logs")
@@ -165,12 +191,17 @@ def reconcile(
         return Reconcile(gap, share, "rounding")
     if topup > TOPUP_TOLERANCE and _within_rounding(gap + topup, balance_drop + topup, logged_cost):
         return Reconcile(gap, share, "topup")
+    late = gap < 0 and untracked > TOPUP_TOLERANCE
+    if late and _within_rounding(gap + untracked, balance_drop, logged_cost - untracked):
+        return Reconcile(gap, share, "tracking_late")
     if gap > 0 and capped:
         return Reconcile(gap, share, "logs_capped")
     if gap > 0 and scope == "account":
         return Reconcile(gap, share, "untracked_keys")
     if gap < 0 and topup > TOPUP_TOLERANCE:
         return Reconcile(gap, share, "topup")
+    if late:  # part of the gap at least: say so rather than "no known cause"
+        return Reconcile(gap, share, "tracking_late")
     return Reconcile(gap, share, "unexplained")
 
 

@@ -83,6 +83,8 @@ class ReconcileInputs(NamedTuple):
     spend: float
     topup: float
     capped: bool  # the ingested log starts after the window does
+    tracked_from: datetime | None = None  # the first hour with a balance reading, ever
+    logged_before: float = 0.0  # logged cost inside the window before tracked_from
 
 
 def _days(hours, start: date, end: date, tz: tzinfo):
@@ -324,10 +326,27 @@ def reconcile_inputs(key_id: int, start: datetime, end: datetime) -> ReconcileIn
     )
     hours, spend, topup = balance
     spend, topup = spend or 0.0, topup or 0.0
+    tracked_from = db.session.scalar(
+        select(func.min(BalanceHour.hour_start)).where(
+            BalanceHour.key_id == key_id, BalanceHour.unit.is_not(None)
+        )
+    )
+    logged_before = 0.0
+    if tracked_from is not None and tracked_from > lo:
+        # Requests logged before the first reading spent money no balance drop can show.
+        logged_before = db.session.scalar(
+            select(func.coalesce(func.sum(UsageHour.cost), 0.0)).where(
+                UsageHour.key_id == key_id,
+                UsageHour.hour_start >= lo,
+                UsageHour.hour_start < min(tracked_from, hi),
+            )
+        )
     return ReconcileInputs(
         logged_cost=None if logs_from is None else logged,
         balance_drop=(spend - topup) if hours else None,
         spend=spend,
         topup=topup,
         capped=logs_from is None or logs_from > lo,
+        tracked_from=tracked_from,
+        logged_before=logged_before,
     )

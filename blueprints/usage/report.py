@@ -67,19 +67,25 @@ def key_report(key: TrackedKey, span: Span, zone: tzinfo, now: datetime | None =
     now = now or utcnow()
     today = now.astimezone(zone).date()
     days = queries.daily_spend([key.id], span.start, span.end, zone)
-    recent = queries.daily_spend([key.id], today - timedelta(days=30), today, zone, usage=False)
-    burn = kpis.burn_rate(recent, 7, today=today)
+    recent = queries.daily_spend([key.id], today - timedelta(days=30), today, zone)
+    source = kpis.spend_source(recent)
+    burn = kpis.burn_rate(recent, 7, today=today, source=source)
     runway = kpis.runway(None if key.unlimited else key.remaining, burn, now)
     inputs = queries.reconcile_inputs(key.id, span.since, span.until)
     reconcile = kpis.reconcile(
-        inputs.logged_cost, inputs.balance_drop, topup=inputs.topup, capped=inputs.capped
+        inputs.logged_cost,
+        inputs.balance_drop,
+        topup=inputs.topup,
+        capped=inputs.capped,
+        untracked=inputs.logged_before,
     )
     tokens = queries.tokens_by_day(key.id, span.start, span.end, zone)
     unit = key.unit or "USD"
     return {
         "span": span,
         "days": days,
-        "windows": kpis.window_sums(recent, today=today),
+        "windows": kpis.window_sums(recent, today=today, source=source),
+        "source": source,
         "burn": burn,
         "runway": runway,
         "countdown": kpis.expiry_countdown(key.expires_at, now),
@@ -97,7 +103,11 @@ def key_report(key: TrackedKey, span: Span, zone: tzinfo, now: datetime | None =
                 tz=zone,
             ),
             "spend": charts.daily_spend_chart(
-                days, queries.topup_hours(key.id, span.since, span.until), unit, tz=zone
+                days,
+                queries.topup_hours(key.id, span.since, span.until),
+                unit,
+                tz=zone,
+                source=source,
             ),
             "models": charts.model_spend_chart(
                 queries.model_spend_by_day(key.id, span.start, span.end, zone), unit
@@ -136,22 +146,25 @@ def overview(
     now = now or utcnow()
     today = now.astimezone(zone).date()
     ids = [k.id for k in keys]
-    days = queries.daily_spend(ids, today - timedelta(days=29), today, zone, usage=False)
+    days = queries.daily_spend(ids, today - timedelta(days=29), today, zone)
     by_key: dict[int, list] = {}
     for row in days:
         by_key.setdefault(row.key_id, []).append(row)
     rows = []
+    sources: dict[int, str] = {}
     for key in keys:
         mine = by_key.get(key.id, [])
-        burn = kpis.burn_rate(mine, 7, today=today)
+        source = sources[key.id] = kpis.spend_source(mine)
+        burn = kpis.burn_rate(mine, 7, today=today, source=source)
         runway = kpis.runway(None if key.unlimited else key.remaining, burn, now)
         rows.append(
             {
                 "key": key,
-                "windows": kpis.window_sums(mine, today=today),
+                "windows": kpis.window_sums(mine, today=today, source=source),
+                "source": source,
                 "burn": burn,
                 "runway": runway,
-                "spark": charts.sparkline(_last_days(mine, today, 14)),
+                "spark": charts.sparkline(_last_days(mine, today, 14, source)),
             }
         )
     remaining: dict[str, float] = {}
@@ -174,8 +187,12 @@ def overview(
         "remaining": remaining,
         "windows": windows,
         "closest": closest,
+        "logged_keys": sum(1 for r in rows if r["source"] == kpis.LOGS),
         "figure": charts.overview_chart(
-            days, {k.id: k.label for k in keys}, units.pop() if len(units) == 1 else "USD"
+            days,
+            {k.id: k.label for k in keys},
+            units.pop() if len(units) == 1 else "USD",
+            sources,
         ),
     }
 
@@ -199,9 +216,11 @@ def _thin(points: list, most: int) -> list:
     return kept if kept[-1] is points[-1] else [*kept, points[-1]]
 
 
-def _last_days(rows: list, today: date, count: int) -> list[float | None]:
+def _last_days(
+    rows: list, today: date, count: int, source: str = kpis.BALANCE
+) -> list[float | None]:
     """Spend for each of the last `count` days, None where there is no data (a gap, not 0)."""
-    spend = {row.day: row.spend for row in rows}
+    spend = {row.day: kpis.day_spend(row, source) for row in rows}
     return [spend.get(today - timedelta(days=count - 1 - i)) for i in range(count)]
 
 

@@ -14,6 +14,10 @@ RECONCILE = {
         "Our copy of the request log starts after the range does (the relay keeps only its "
         "newest 1,000 requests), so part of the spend has no log rows."
     ),
+    "tracking_late": _l(
+        "Balance tracking started after the first logged requests: what they cost left the "
+        "balance before our first reading, so no balance drop can show it."
+    ),
     "untracked_keys": _l(
         "The balance belongs to the whole account: other keys of the account spend from it too."
     ),
@@ -26,3 +30,27 @@ RECONCILE = {
 def reconcile_text(code: str) -> str:
     """The explanation for a reconcile outcome code."""
     return str(RECONCILE.get(code, RECONCILE["unexplained"]))
+
+
+# What the spend figures are computed from (kpis.BALANCE or kpis.LOGS).
+SOURCE_NOTE = {
+    "balance": _l("Spend figures are the drops of the balance between polls."),
+    "logs": _l(
+        "The balance has not dropped since tracking started, so spend figures are the sum of "
+        "the logged request costs."
+    ),
+}
+SOURCE_TAG = {
+    "balance": _l("from balance drops"),
+    "logs": _l("from logged request costs"),
+}
+
+
+def source_note(source: str) -> str:
+    """The sentence saying what the spend figures are computed from."""
+    return str(SOURCE_NOTE.get(source, SOURCE_NOTE["balance"]))
+
+
+def source_tag(source: str) -> str:
+    """The short 'from …' tag for a spend figure's heading."""
+    return str(SOURCE_TAG.get(source, SOURCE_TAG["balance"]))

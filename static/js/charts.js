@@ -11,6 +11,9 @@
     modeBarButtonsToRemove: ["toImage", "select2d", "lasso2d", "autoScale2d", "toggleSpikelines",
       "hoverClosestCartesian", "hoverCompareCartesian"]
   };
+  // Chinese pages load the vendored zh-CN locale (dates, modebar); others stay English.
+  var LOCALE = /^zh/i.test(document.documentElement.lang || "") ? "zh-CN" : null;
+  var DAY = 86400000;
   var dark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
   var lazy = "IntersectionObserver" in window
     ? new IntersectionObserver(function (entries) {
@@ -49,6 +52,79 @@
     return out;
   }
 
+  function dateOf(x) {
+    var t = typeof x === "string" ? Date.parse(x.length === 10 ? x + "T00:00:00" : x) : NaN;
+    return isNaN(t) ? null : t;
+  }
+
+  function isoLocal(ms) {
+    var d = new Date(ms), pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+      pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+  }
+
+  // Figures with one point or one day: a lone point gets a marker (a line of one point is
+  // invisible), and an x axis of one instant a span around it (Plotly's autorange of one date
+  // reads 23:59:59.9996 … 00:00:00.0004). Figures that set a range themselves are left alone.
+  function sensible(data, layout) {
+    var xs = {}, hasBar = false, out = Object.assign({}, layout);
+    var traces = data.map(function (trace) {
+      var x = trace.x || [];
+      x.forEach(function (v) { xs[String(v)] = v; });
+      if (trace.type === "bar") hasBar = true;
+      var lone = (trace.type || "scatter") === "scatter" && x.length === 1 &&
+        (!trace.mode || trace.mode.indexOf("markers") < 0);
+      return lone ? Object.assign({}, trace, { mode: (trace.mode ? trace.mode + "+" : "") + "markers" }) : trace;
+    });
+    var values = Object.keys(xs).map(function (k) { return xs[k]; });
+    var axis = layout.xaxis || {};
+    if (values.length === 1 && !axis.range && axis.type !== "category") {
+      var at = dateOf(values[0]);
+      if (at !== null) {
+        var pad = hasBar ? 1.5 * DAY : 3 * 3600000;
+        out.xaxis = Object.assign({}, axis, { range: [isoLocal(at - pad), isoLocal(at + pad)] });
+      }
+    }
+    var marks = zeroMarks(traces, out);
+    // Plotly shows a legend from two traces on: the marks must not make one appear.
+    if (marks.length && traces.length === 1 && out.showlegend === undefined) out.showlegend = false;
+    return { data: traces.concat(marks), layout: out };
+  }
+
+  // A bar of 0 (no spend, 0 % uptime) has no height: mark it on the baseline, so a known zero
+  // does not look like a day without data.
+  function zeroMarks(traces, layout) {
+    var totals = {}, colour = {};
+    traces.forEach(function (trace, i) {
+      if (trace.type !== "bar" || trace.orientation === "h" || !trace.x || !trace.y) return;
+      var axes = (trace.xaxis || "x") + "|" + (trace.yaxis || "y");
+      trace.x.forEach(function (x, j) {
+        var key = axes + "|" + String(x), y = trace.y[j];
+        if (typeof y !== "number") return;
+        totals[key] = (totals[key] || 0) + Math.abs(y);
+        if (!(key in colour)) {
+          var m = trace.marker && trace.marker.color;
+          colour[key] = (Array.isArray(m) ? m[j] : m) || (layout.colorway || [])[i] || "#64748b";
+        }
+      });
+    });
+    var marks = {};
+    Object.keys(totals).forEach(function (key) {
+      if (totals[key] !== 0) return;
+      var parts = key.split("|"), axes = parts[0] + "|" + parts[1];
+      var mark = marks[axes] || (marks[axes] = {
+        type: "scatter", mode: "markers", x: [], y: [], xaxis: parts[0], yaxis: parts[1],
+        showlegend: false, hoverinfo: "skip", marker: { symbol: "line-ew", size: 14, color: [],
+          line: { width: 3, color: [] } }
+      });
+      mark.x.push(parts.slice(2).join("|"));
+      mark.y.push(0);
+      mark.marker.color.push(colour[key]);
+      mark.marker.line.color.push(colour[key]);
+    });
+    return Object.keys(marks).map(function (axes) { return marks[axes]; });
+  }
+
   function figureOf(el) {
     if (!el._relayFigure) {
       try {
@@ -66,9 +142,11 @@
     if (!fig || !window.Plotly) return;
     var layout = fig.layout || {};
     var isStatic = !!(layout.meta && layout.meta.static);
-    var config = isStatic ? { staticPlot: true, displayModeBar: false } : CONFIG;
+    var config = Object.assign({}, isStatic ? { staticPlot: true, displayModeBar: false } : CONFIG);
+    if (LOCALE) config.locale = LOCALE;
+    var shown = sensible(fig.data || [], layout);
     el.dataset.drawn = "1";
-    window.Plotly.react(el, fig.data || [], themed(layout), config);
+    window.Plotly.react(el, shown.data, themed(shown.layout), config);
   }
 
   function drawAll(root) {
