@@ -15,6 +15,8 @@ from blueprints.providers.models import Provider
 from blueprints.shared.cache import TTLCache
 from database import db, utcnow
 
+from . import grade
+from .coverage import coverage
 from .models import Health, Incident, IncidentNote, Monitor, Notice
 from .uptime import day_bars, sparkline_24h, uptime
 
@@ -38,6 +40,8 @@ class Card:
     spark: list[float | None]
     incidents: list[Incident] = field(default_factory=list)
     maintenance: bool = False
+    coverage: dict[str, float | None] = field(default_factory=dict)  # coverage.py
+    reasons: list[grade.Reason] = field(default_factory=list)  # why the pill is not green
 
     @property
     def latency_p50(self) -> float | None:
@@ -48,11 +52,13 @@ class Card:
 
 @dataclass
 class Board:
-    """The whole page: cards, the overall state, notices, notes per incident."""
+    """The whole page: cards, the overall grade (grade.overall) and whom it names, notices,
+    notes per incident."""
 
     generated_at: datetime
     cards: list[Card]
     overall: str
+    named: list[str]
     notices: list[Notice]
     notes: dict[int, list[IncidentNote]]
     page: int = 1
@@ -103,7 +109,7 @@ def build(
         models = [h for h in rows if h.model and h.model in monitor.models]
         maintenance = provider.id in maintained or None in maintained
         states[provider.id] = (_state(own, models, maintenance, monitor.enabled), own, models)
-    overall = max((s[0] for s in states.values()), key=RANK.__getitem__, default="unknown")
+    overall, named = grade.overall({p.name: states[p.id][0] for p, _m in pairs})
     pairs.sort(key=lambda pair: (-RANK[states[pair[0].id][0]], pair[0].name))
     pages = max(1, -(-len(pairs) // PAGE_SIZE))
     if page is not None:
@@ -111,6 +117,7 @@ def build(
         pairs = pairs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     shown = [p.id for p, _m in pairs]
     up = uptime(shown, "", now) if shown else {}
+    covered = coverage(shown, "", now)
     day = past_and_today(shown, now) if shown and bars else {}
     lines = sparkline_24h(shown, now) if shown and spark else {}
     incidents = _incidents(shown, now)
@@ -129,11 +136,17 @@ def build(
             lines.get(provider.id, []),
             by_provider.get(provider.id, []),
             states[provider.id][0] == "maintenance",
+            covered.get(provider.id, dict.fromkeys(WINDOWS)),
+            grade.reasons(
+                states[provider.id][1],
+                states[provider.id][2],
+                {i.model: i.cause for i in by_provider.get(provider.id, []) if i.ended_at is None},
+            ),
         )
         for provider, monitor in pairs
     ]
     notes = _notes([i.id for i in incidents])
-    return Board(now, cards, overall, notices, notes, page or 1, pages, len(ids))
+    return Board(now, cards, overall, named, notices, notes, page or 1, pages, len(ids))
 
 
 # Past days' bars never change (probes land in today): kept per provider and day for an hour.
@@ -201,15 +214,22 @@ def active_notices(ids: list[int], now: datetime) -> list[Notice]:
     return list(db.session.scalars(query))
 
 
+def _round(value: float | None) -> float | None:
+    return round(value, 6) if value is not None else None
+
+
 def as_json(board: Board) -> dict:
     """The /status.json document (public providers only)."""
     return {
         "generated_at": board.generated_at.isoformat(),
+        "overall": board.overall,  # grade.overall: up | degraded | partial | down | …
         "providers": [
             {
                 "name": card.provider.name,
                 "state": card.state,
                 "uptime": {w: card.uptime.get(w) for w in WINDOWS},
+                # The share of each window the probes cover: 1.0 after 40 min of 30d is 0.0009.
+                "coverage": {w: _round(card.coverage.get(w)) for w in WINDOWS},
                 "latency_ms_p50": card.latency_p50,
                 "models": [
                     {

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from babel.dates import format_timedelta
+from babel.lists import format_list
 from flask import abort, current_app, jsonify, make_response, request
-from flask_babel import get_timezone
+from flask_babel import get_locale, get_timezone, ngettext
 from flask_babel import gettext as _
 
 from blueprints.shared import json_attr, render_htmx
@@ -13,8 +15,9 @@ from blueprints.shared.cache import TTLCache
 from blueprints.shared.inputs import whole_number
 from database import utcnow
 
-from . import board, charts
+from . import board, charts, grade
 from .badge import badge, day_bars, sparkline
+from .coverage import FULL, LENGTH
 
 FEEDS = TTLCache(max_items=256)  # /status.json and badges, shared by every visitor
 RANGES = {
@@ -109,6 +112,9 @@ def _helpers() -> dict:
         "bars_svg": _bars,
         "spark_svg": sparkline,
         "labels": labels(),
+        "uptime_text": uptime_text,
+        "name_list": name_list,
+        "failing": grade.failing,
         # babel's format_datetime costs ~50 µs; a page lists hundreds of times.
         "when": lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
     }
@@ -123,6 +129,7 @@ def labels() -> dict:
             "down": _("Down"),
             "maintenance": _("Maintenance"),
             "unknown": _("No data yet"),
+            "failing": _("Last probe failed"),
         },
         "cause": {
             "timeout": _("timeouts"),
@@ -149,7 +156,30 @@ def _badge(card: board.Card, metric: str, window: str) -> str:
     if value is None:
         return badge(f"{name} {_('uptime')} {window}", _("no data"), "unknown")
     color = "green" if value >= 0.999 else "yellow" if value >= 0.95 else "red"
-    return badge(f"{name} {_('uptime')} {window}", f"{value * 100:.2f}%", color)
+    text = uptime_text(value, card.coverage.get(window), window)
+    return badge(f"{name} {_('uptime')} {window}", text, color)
+
+
+def uptime_text(value: float | None, covered: float | None, window: str) -> str | None:
+    """'99.95%', or '100.00% (40 min of data)' when probes cover less of the window."""
+    if value is None:
+        return None
+    text = f"{value * 100:.2f}%"
+    if covered is None or covered >= FULL:
+        return text
+    span = format_timedelta(
+        LENGTH[window] * covered, threshold=1.5, format="short", locale=get_locale()
+    )
+    return _("%(uptime)s (%(span)s of data)", uptime=text, span=span)
+
+
+def name_list(names: list[str]) -> str:
+    """'a, b and c' or 'a, b, c and 4 more' in the page's language (escaped by the template)."""
+    shown = names[: grade.SHOWN]
+    if len(names) > grade.SHOWN:
+        rest = len(names) - grade.SHOWN
+        shown = [*shown, ngettext("%(num)d more", "%(num)d more", rest)]
+    return format_list(shown, locale=get_locale())
 
 
 def _state_text(state: str) -> str:
