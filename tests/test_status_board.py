@@ -11,6 +11,7 @@ import pytest
 
 from blueprints.status import board, grade, publish_notice
 from blueprints.status.grade import overall
+from blueprints.status.pages import uptime_text
 from tests.test_status import passes, watch
 
 
@@ -150,7 +151,7 @@ def test_one_point_gets_a_marker_and_the_whole_range_on_its_axis(app, client, fa
     assert len(p50["y"]) == 1 and p50["marker"]["size"] == [7]
     low, high = (datetime.fromisoformat(t) for t in latency["layout"]["xaxis"]["range"])
     assert timedelta(hours=23, minutes=59) < high - low <= timedelta(hours=24)
-    assert latency["layout"]["xaxis"]["title"]["text"].startswith("Times in ")
+    assert "<sub>Times in UTC.</sub>" in latency["layout"]["title"]["text"]
 
 
 def test_a_day_down_throughout_is_a_full_red_bar(app, client, fake):
@@ -160,6 +161,7 @@ def test_a_day_down_throughout_is_a_full_red_bar(app, client, fake):
     uptime = figures(client, "/status/fake")["uptime"]
     up, down = uptime["data"]
     assert up["y"] == [0.0] and down["y"] == [100.0] and uptime["layout"]["barmode"] == "stack"
+    assert up["width"] == down["width"] > 12 * 3600 * 1000  # most of a day wide, not a hairline
     low, high = uptime["layout"]["xaxis"]["range"]
     span = datetime.fromisoformat(high) - datetime.fromisoformat(low)
     assert span >= timedelta(days=7)  # one day is not stretched over the whole axis
@@ -197,3 +199,13 @@ def test_reasons_come_from_the_open_incident(app):
     models = [Row("a", "down", None), Row("b", "up", None), Row("c", "unknown", "timeout")]
     got = grade.reasons(own, models, {"a": "http_5xx"})
     assert got == [grade.Reason("a", "down", "http_5xx"), grade.Reason("c", "unknown", "timeout")]
+
+
+def test_the_span_of_data_is_rounded_down_never_up_to_the_window(app):
+    with app.test_request_context("/status"):
+        assert uptime_text(1.0, 1.0, "24h") == "100.00%"
+        assert uptime_text(0.5, None, "7d") == "50.00%"
+        assert uptime_text(1.0, (23 * 60 + 40) / 1440, "24h") == "100.00% (23 hr of data)"
+        assert uptime_text(1.0, 40 / (30 * 1440), "30d") == "100.00% (40 min of data)"
+        assert uptime_text(0.9995, 50 / 90, "90d") == "99.95% (7 wks of data)"
+        assert uptime_text(None, None, "30d") is None

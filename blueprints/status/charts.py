@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import get_timezone
 from flask_babel import gettext as _
+from markupsafe import escape
 
 from blueprints.shared.times import zone_note
 
@@ -17,18 +18,21 @@ MIN_DAYS = 7  # the uptime chart spans at least a week: one day alone is not a 2
 COLORS = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#14b8a6"]
 
 
-def _layout(title: str, unit: str, **extra) -> dict:
+def _layout(title: str, unit: str, traces: int = 2, **extra) -> dict:
+    """The common layout. The legend sits at the foot of the figure (not of the plot), with room
+    for a phone's two entries a row, so rotated date ticks never run into it."""
+    rows = -(-traces // 2)
     layout = {
         "template": "none",
         "colorway": COLORS,
-        "height": 300,
+        "height": 300 + 22 * rows,
         "autosize": True,
-        "margin": {"l": 56, "r": 16, "t": 32, "b": 40},
+        "margin": {"l": 56, "r": 16, "t": 48, "b": 56 + 22 * rows},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "title": {"text": title, "font": {"size": 14}},
-        "legend": {"orientation": "h", "y": -0.2},
-        "xaxis": {"type": "date", "showgrid": False},
+        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
+        "xaxis": {"type": "date", "showgrid": False, "automargin": True, "nticks": 6},
         "yaxis": {"title": {"text": unit}, "rangemode": "tozero", "zeroline": False},
     }
     return layout | extra
@@ -91,16 +95,15 @@ def latency_figure(card: Card, start: datetime, end: datetime) -> dict:
                     "%{y:.0f} ms<extra>TTFT " + health.model + "</extra>",
                 )
             )
-    xaxis = {
-        "type": "date",
-        "showgrid": False,
-        "range": [_local(start), _local(end)],
-        "title": {"text": _("Times in %(zone)s.", zone=zone_note()), "font": {"size": 11}},
-    }
-    return {
-        "data": data,
-        "layout": _layout(_("Latency and time to first token"), "ms", xaxis=xaxis),
-    }
+    layout = _layout(
+        # The zone under the title: an axis title would collide with rotated ticks on a phone.
+        f"{_('Latency and time to first token')}<br><sub>"
+        f"{escape(_('Times in %(zone)s.', zone=zone_note()))}</sub>",
+        "ms",
+        len(data),
+    )
+    layout["xaxis"] |= {"range": [_local(start), _local(end)]}
+    return {"data": data, "layout": layout}
 
 
 def uptime_figure(card: Card) -> dict:
@@ -110,14 +113,15 @@ def uptime_figure(card: Card) -> dict:
     x = [b.day.isoformat() for b in known]
     up = [round(b.uptime * 100, 3) for b in known]
     hover = "%{x}: %{customdata:.2f}%<extra></extra>"
-    common = {"type": "bar", "x": x, "customdata": up, "hovertemplate": hover}
+    # A day wide less a gap, in ms: Plotly makes a lone bar a hairline otherwise.
+    common = {"type": "bar", "x": x, "width": 0.8 * 86_400_000, "customdata": up}
+    common |= {"hovertemplate": hover}
     last = card.bars[-1].day if card.bars else None
     first = min((b.day for b in known), default=last)
     layout = _layout(
         _("Uptime by day (UTC)"),
         "%",
         barmode="stack",
-        bargap=0.15,
         yaxis={"range": [0, 100], "title": {"text": "%"}, "fixedrange": True},
     )
     if last is not None:

@@ -20,6 +20,7 @@ from . import board, charts, freshness, grade
 from .badge import badge, day_bars, sparkline
 from .coverage import FULL, LENGTH
 
+MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
 FEEDS = TTLCache(max_items=256)  # /status.json and badges, shared by every visitor
 RANGES = {
     "24h": timedelta(hours=24),
@@ -179,9 +180,18 @@ def uptime_text(value: float | None, covered: float | None, window: str) -> str 
     if covered is None or covered >= FULL:
         return text
     span = format_timedelta(
-        LENGTH[window] * covered, threshold=1.5, format="short", locale=get_locale()
+        _floored(LENGTH[window] * covered), threshold=2, format="short", locale=get_locale()
     )
     return _("%(uptime)s (%(span)s of data)", uptime=text, span=span)
+
+
+def _floored(span: timedelta) -> timedelta:
+    """Down to the unit it is shown in (babel would round 23 h 40 min of a 24h window up to 24)."""
+    units = ((2 * MINUTE, timedelta(seconds=1)), (2 * HOUR, MINUTE), (timedelta(days=2), HOUR))
+    for below, unit in units:
+        if span < below:
+            return span // unit * unit
+    return span // timedelta(days=1) * timedelta(days=1)
 
 
 def name_list(names: list[str]) -> str:
