@@ -486,7 +486,8 @@ def timed(client, url: str, check, runs: int, before=None) -> dict:
 
 WATCHED = [(board, n) for n in ("build", "public_providers", "uptime", "day_bars")]
 WATCHED += [(board, n) for n in ("sparkline_24h", "_incidents", "active_notices", "_notes")]
-WATCHED += [(board, "as_json"), (pages, "render_htmx"), (pages, "_bars"), (pages, "sparkline")]
+WATCHED += [(board, "as_json"), (board, "coverage"), (pages, "_bars"), (pages, "sparkline")]
+WATCHED += [(pages, "render_template")]
 WATCHED += [(pages, "jsonify")]
 
 
@@ -520,7 +521,7 @@ def breakdown(app, client, url: str, before=None, runs: int = 3) -> None:
     calls, spent = timers.calls, timers.take()
     mean = wall * 1e3 / runs
     print(f"\nwhere the time goes, GET {url} (no profiler, mean of {runs}): {mean:.0f} ms")
-    print("  ms/request  calls  function (build and render_htmx hold the others)")
+    print("  ms/request  calls  function (build and render_template hold the others)")
     for label in sorted(spent, key=spent.get, reverse=True):
         print(f"  {spent[label] * 1e3 / runs:10.1f}  {calls[label] // runs:5d}  {label}")
     print(f"  {sql['s'] * 1e3 / runs:10.1f}  {sql['n'] // runs:5d}  SQL (cursor execute)")

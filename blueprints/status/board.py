@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import or_, select
 
@@ -26,12 +27,26 @@ PAGE_SIZE = 50  # providers per page: the page never carries every provider's hi
 RANK = {"up": 0, "unknown": 1, "maintenance": 2, "degraded": 3, "down": 4}
 
 
+class Shown(NamedTuple):
+    """A public provider as the board needs it (plain values: no ORM object per provider)."""
+
+    id: int
+    name: str
+
+
+class Watch(NamedTuple):
+    """Its monitor's settings the board reads."""
+
+    enabled: bool
+    models: list[str]
+
+
 @dataclass
 class Card:
     """One public provider as the page shows it."""
 
-    provider: Provider
-    monitor: Monitor
+    provider: Shown
+    monitor: Watch
     state: str
     health: Health | None
     models: list[Health]
@@ -66,17 +81,21 @@ class Board:
     total: int = 0
 
 
-def public_providers(name: str | None = None) -> list[tuple[Provider, Monitor]]:
+def public_providers(name: str | None = None) -> list[tuple[Shown, Watch]]:
     """Monitored providers shown publicly (optionally the one named), by name."""
     query = (
-        select(Provider, Monitor)
+        select(Provider.id, Provider.name, Monitor.enabled, Monitor.probe_models)
         .join(Monitor, Monitor.provider_id == Provider.id)
         .where(Monitor.public.is_(True))
         .order_by(Provider.name)
     )
     if name is not None:
         query = query.where(Provider.name == name)
-    return [(provider, monitor) for provider, monitor in db.session.execute(query)]
+    # Monitor.models' own parsing, applied to the row (it only reads probe_models).
+    return [
+        (Shown(row.id, row.name), Watch(row.enabled, Monitor.models.fget(row)))
+        for row in db.session.execute(query)
+    ]
 
 
 def build(

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from babel.dates import format_timedelta
 from babel.lists import format_list
-from flask import abort, current_app, jsonify, make_response, render_template, request
+from flask import abort, current_app, g, jsonify, make_response, render_template, request
 from flask_babel import get_locale, get_timezone, ngettext
 from flask_babel import gettext as _
 
@@ -204,12 +204,19 @@ def name_list(names: list[str]) -> str:
 
 
 def _state_text(state: str) -> str:
-    return {
-        "up": _("up"),
-        "degraded": _("degraded"),
-        "down": _("down"),
-        "maintenance": _("maintenance"),
-    }.get(state, _("unknown"))
+    return _state_texts().get(state, _("unknown"))
+
+
+def _state_texts() -> dict[str, str]:
+    """Lower-case state words, translated once per request (the bars ask 150 times a page)."""
+    if "status_states" not in g:
+        g.status_states = {
+            "up": _("up"),
+            "degraded": _("degraded"),
+            "down": _("down"),
+            "maintenance": _("maintenance"),
+        }
+    return g.status_states
 
 
 def _bars(card: board.Card) -> str:
