@@ -310,6 +310,17 @@ def test_coverage_counts_the_time_probes_span_not_the_window(ctx):
     assert got[old]["24h"] == 1.0 and got[old]["7d"] == pytest.approx((7 - 11.5 / 24) / 7)
     assert got[old]["90d"] == pytest.approx((89 - 11.5 / 24) / 90)
     assert coverage([pid], "m1", NOW)[pid] == dict.fromkeys(LENGTH)  # no probes: None, not 0
+    # One probe at 11:59 and none since (the current hour is empty): 31 minutes, not nothing.
+    put(pid, "m", datetime(2026, 3, 10, 11, 59, tzinfo=UTC), 1, 1, model="m2")
+    put(pid, "h", datetime(2026, 3, 10, 11, tzinfo=UTC), 1, 1, model="m2")
+    put(pid, "d", today, 1, 1, model="m2")
+    db.session.commit()
+    assert coverage([pid], "m2", NOW)[pid]["24h"] == pytest.approx(31 / 1440)
+    # 20 days on with no probe since: the short windows hold none; 30d holds 10 days of them
+    # (today−10 … today, less day 3) plus the current day so far.
+    later = coverage([old], "", NOW + 20 * DAY)[old]
+    assert later["24h"] is None and later["7d"] is None
+    assert later["30d"] == pytest.approx((10 + 12.5 / 24) / 30)
 
 
 def test_uptime_counts_slow_answers_as_up_and_429s_as_down(ctx):

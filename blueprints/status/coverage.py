@@ -1,10 +1,10 @@
 """How much of each uptime window the probes cover: 100 % over 40 minutes is not 100 % over 30 days.
 
-Covered time is counted from the same buckets the uptime reads (hour buckets for 24h, day buckets
-for 7d/30d/90d): every bucket holding probes counts whole, less the part of the oldest one before
-the first probe and the part of the current one still to come. A gap with no probes adds nothing.
-The first probe is found to the minute while minute buckets still hold it (24 h), else to the
-hour, else to the day. coverage = covered / the window's nominal length, at most 1.
+Covered time runs from the first probe (or the window's start, if later) to now, less every past
+bucket of the window that holds no probe (hour buckets for 24h, day buckets for 7d/30d/90d, the
+ones the uptime reads): a gap adds nothing. The current bucket counts as covered so far. The first
+probe is found to the minute while minute buckets still hold it (24 h), else to the hour, else
+to the day. coverage = covered / the window's nominal length, at most 1.
 """
 
 from __future__ import annotations
@@ -34,48 +34,50 @@ def coverage(
         return out
     hour, today = floor(now, "h"), floor(now, "d")
     scope = (Bucket.provider_id.in_(ids), Bucket.model == model, Bucket.total > 0)
-    counts: dict[int, dict[str, int]] = {p: {} for p in ids}
+    counts: dict[int, dict[str, int]] = {p: {} for p in ids}  # past buckets holding probes
     first_day: dict[int, datetime] = {}
+    now_day = func.sum(case((Bucket.start == today, 1), else_=0))
     sums = [
         func.sum(case((Bucket.start >= today - timedelta(days=days), 1), else_=0))
         for days in WINDOWS.values()
     ]
-    days = select(Bucket.provider_id, func.min(Bucket.start), *sums).where(
+    days = select(Bucket.provider_id, func.min(Bucket.start), now_day, *sums).where(
         *scope,
         Bucket.grain == "d",
         Bucket.start >= today - timedelta(days=max(WINDOWS.values())),
         Bucket.start <= today,
     )
-    for pid, first, *n in db.session.execute(days.group_by(Bucket.provider_id)):
+    for pid, first, current, *n in db.session.execute(days.group_by(Bucket.provider_id)):
         first_day[pid] = first
-        counts[pid] |= dict(zip(WINDOWS, n, strict=True))
-    hours = select(Bucket.provider_id, func.count()).where(
+        counts[pid] |= {w: c - current for w, c in zip(WINDOWS, n, strict=True) if c}
+    now_hour = func.sum(case((Bucket.start == hour, 1), else_=0))
+    hours = select(Bucket.provider_id, func.count(), now_hour).where(
         *scope,
         Bucket.grain == "h",
         Bucket.start >= hour - timedelta(hours=24),
         Bucket.start <= hour,
     )
-    for pid, n in db.session.execute(hours.group_by(Bucket.provider_id)):
-        counts[pid]["24h"] = n
+    for pid, n, current in db.session.execute(hours.group_by(Bucket.provider_id)):
+        counts[pid]["24h"] = n - current
     first_at = dict(first_day) | _first_probes(
         [p for p, day in first_day.items() if day >= today - RECENT], model, today - RECENT
     )
     for pid in ids:
         for window, length in LENGTH.items():
-            n = counts[pid].get(window)
-            if n:
+            past = counts[pid].get(window)
+            if past is not None and pid in first_at:  # None: no probe in this window
                 grain = "h" if window == "24h" else "d"
-                out[pid][window] = _fraction(n, grain, first_at.get(pid), now, length)
+                out[pid][window] = _fraction(past, grain, first_at[pid], now, length)
     return out
 
 
-def _fraction(n: int, grain: str, first: datetime | None, now: datetime, length: timedelta):
-    """n buckets of `grain` hold probes: the covered share of `length`."""
+def _fraction(past: int, grain: str, first: datetime, now: datetime, length: timedelta):
+    """The covered share of a window of `length` in `grain` buckets, `past` of which (before the
+    current one) hold probes."""
     step = STEP[grain]
-    start = floor(now, grain) - length  # the window's oldest bucket
-    covered = n * step - (floor(now, grain) + step - now)  # the current bucket's future
-    if first is not None and first >= start:
-        covered -= first - floor(first, grain)  # the oldest bucket before the first probe
+    begin = max(first, floor(now, grain) - length)  # the first probe or the window's start
+    gaps = (floor(now, grain) - floor(begin, grain)) // step - past  # past buckets without probes
+    covered = now - begin - gaps * step
     return max(0.0, min(1.0, covered / length))
 
 
