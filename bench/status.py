@@ -484,9 +484,9 @@ def timed(client, url: str, check, runs: int, before=None) -> dict:
     return {"median": statistics.median(times), "p90": p90, "bytes": len(response.data)}
 
 
-WATCHED = [(board, n) for n in ("build", "public_providers", "uptime", "day_bars")]
+WATCHED = [(board, n) for n in ("build", "public_providers", "windows", "day_bars")]
 WATCHED += [(board, n) for n in ("sparkline_24h", "_incidents", "active_notices", "_notes")]
-WATCHED += [(board, "as_json"), (board, "coverage"), (pages, "_bars"), (pages, "sparkline")]
+WATCHED += [(board, "as_json"), (board, "from_windows"), (pages, "_bars"), (pages, "sparkline")]
 WATCHED += [(pages, "render_template")]
 WATCHED += [(pages, "jsonify")]
 

@@ -17,9 +17,9 @@ from blueprints.shared.cache import TTLCache
 from database import db, utcnow
 
 from . import grade
-from .coverage import coverage
+from .coverage import from_windows
 from .models import Health, Incident, IncidentNote, Monitor, Notice
-from .uptime import day_bars, sparkline_24h, uptime
+from .uptime import day_bars, ratios, sparkline_24h, windows
 
 WINDOWS = ("24h", "7d", "30d", "90d")
 RECENT = timedelta(days=14)  # closed incidents listed on the page
@@ -138,8 +138,8 @@ def build(
         page = min(max(1, page), pages)
         pairs = pairs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     shown = [p.id for p, _m in pairs]
-    up = uptime(shown, "", now) if shown else {}
-    covered = coverage(shown, "", now)
+    sums, first = windows(shown, "", now)  # one read for the uptime and its coverage
+    up, covered = ratios(sums), from_windows(sums, first, "", now)
     day = past_and_today(shown, now) if shown and bars else {}
     lines = sparkline_24h(shown, now) if shown and spark else {}
     incidents = _incidents(shown, now)

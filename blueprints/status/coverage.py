@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from database import db
 
 from .models import Bucket
-from .uptime import STEP, WINDOWS, floor
+from .uptime import STEP, WINDOWS, Window, floor, windows
 
 LENGTH = {"24h": timedelta(hours=24)} | {w: timedelta(days=d) for w, d in WINDOWS.items()}
 RECENT = timedelta(days=2)  # a first probe this recent is looked up to the hour and minute
@@ -28,46 +28,24 @@ def coverage(
     provider_ids: Iterable[int], model: str, now: datetime
 ) -> dict[int, dict[str, float | None]]:
     """{provider_id: {"24h", "7d", "30d", "90d": covered fraction 0..1, None without probes}}."""
-    ids = sorted(set(provider_ids))
-    out: dict[int, dict[str, float | None]] = {p: dict.fromkeys(LENGTH) for p in ids}
-    if not ids:
-        return out
-    hour, today = floor(now, "h"), floor(now, "d")
-    scope = (Bucket.provider_id.in_(ids), Bucket.model == model, Bucket.total > 0)
-    counts: dict[int, dict[str, int]] = {p: {} for p in ids}  # past buckets holding probes
-    first_day: dict[int, datetime] = {}
-    now_day = func.sum(case((Bucket.start == today, 1), else_=0))
-    sums = [
-        func.sum(case((Bucket.start >= today - timedelta(days=days), 1), else_=0))
-        for days in WINDOWS.values()
-    ]
-    days = select(Bucket.provider_id, func.min(Bucket.start), now_day, *sums).where(
-        *scope,
-        Bucket.grain == "d",
-        Bucket.start >= today - timedelta(days=max(WINDOWS.values())),
-        Bucket.start <= today,
-    )
-    for pid, first, current, *n in db.session.execute(days.group_by(Bucket.provider_id)):
-        first_day[pid] = first
-        counts[pid] |= {w: c - current for w, c in zip(WINDOWS, n, strict=True) if c}
-    now_hour = func.sum(case((Bucket.start == hour, 1), else_=0))
-    hours = select(Bucket.provider_id, func.count(), now_hour).where(
-        *scope,
-        Bucket.grain == "h",
-        Bucket.start >= hour - timedelta(hours=24),
-        Bucket.start <= hour,
-    )
-    for pid, n, current in db.session.execute(hours.group_by(Bucket.provider_id)):
-        counts[pid]["24h"] = n - current
-    first_at = dict(first_day) | _first_probes(
-        [p for p, day in first_day.items() if day >= today - RECENT], model, today - RECENT
-    )
-    for pid in ids:
-        for window, length in LENGTH.items():
-            past = counts[pid].get(window)
-            if past is not None and pid in first_at:  # None: no probe in this window
+    return from_windows(*windows(provider_ids, model, now), model, now)
+
+
+def from_windows(
+    counts: dict[int, dict[str, Window]], first_day: dict[int, datetime], model: str, now: datetime
+) -> dict[int, dict[str, float | None]]:
+    """The same from uptime.windows()' sums, which the board reads for the uptime anyway."""
+    today = floor(now, "d")
+    recent = [p for p, day in first_day.items() if day >= today - RECENT]
+    first_at = first_day | _first_probes(recent, model, today - RECENT)
+    out: dict[int, dict[str, float | None]] = {}
+    for pid, row in counts.items():
+        out[pid] = dict.fromkeys(LENGTH)
+        for window, c in row.items():
+            if c.buckets and pid in first_at:  # else no probe in this window: None
                 grain = "h" if window == "24h" else "d"
-                out[pid][window] = _fraction(past, grain, first_at[pid], now, length)
+                past = c.buckets - c.current
+                out[pid][window] = _fraction(past, grain, first_at[pid], now, LENGTH[window])
     return out
 
 
