@@ -95,13 +95,11 @@ def latency_figure(card: Card, start: datetime, end: datetime) -> dict:
                     "%{y:.0f} ms<extra>TTFT " + health.model + "</extra>",
                 )
             )
-    layout = _layout(
-        # The zone under the title: an axis title would collide with rotated ticks on a phone.
-        f"{_('Latency and time to first token')}<br><sub>"
-        f"{escape(_('Times in %(zone)s.', zone=zone_note()))}</sub>",
-        "ms",
-        len(data),
-    )
+    # The zone under the title: an axis title would collide with rotated ticks on a phone.
+    # (gettext calls stay outside f-strings: pybabel does not look inside them.)
+    title = _("Latency and time to first token")
+    zone = escape(_("Times in %(zone)s.", zone=zone_note()))
+    layout = _layout(f"{title}<br><sub>{zone}</sub>", "ms", len(data))
     layout["xaxis"] |= {"range": [_local(start), _local(end)]}
     return {"data": data, "layout": layout}
 
