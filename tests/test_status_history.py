@@ -24,8 +24,8 @@ from blueprints.status.uptime import (
     latency_series,
     model_stats_24h,
     sparkline_24h,
-    uptime,
 )
+from blueprints.status.windows import uptime
 from database import db
 from tests.conftest import make_app
 

@@ -19,7 +19,8 @@ from database import db, utcnow
 from . import grade
 from .coverage import from_windows
 from .models import Health, Incident, IncidentNote, Monitor, Notice
-from .uptime import day_bars, ratios, sparkline_24h, windows
+from .uptime import day_bars, sparkline_24h
+from .windows import ratios, windows
 
 WINDOWS = ("24h", "7d", "30d", "90d")
 RECENT = timedelta(days=14)  # closed incidents listed on the page

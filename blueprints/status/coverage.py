@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from database import db
 
 from .models import Bucket
-from .uptime import STEP, WINDOWS, Window, floor, windows
+from .uptime import STEP, floor
+from .windows import WINDOWS, Window, windows
 
 LENGTH = {"24h": timedelta(hours=24)} | {w: timedelta(days=d) for w, d in WINDOWS.items()}
 RECENT = timedelta(days=2)  # a first probe this recent is looked up to the hour and minute
