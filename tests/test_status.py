@@ -265,9 +265,20 @@ def test_the_feed_has_the_documented_shape(app, client, fake):
     feed = client.get("/status.json")
     assert feed.headers["Cache-Control"].startswith("public")
     provider = feed.get_json()["providers"][0]
-    assert set(provider) == {"name", "state", "uptime", "latency_ms_p50", "models", "incidents"}
+    assert set(provider) == {
+        "name",
+        "state",
+        "uptime",
+        "coverage",
+        "latency_ms_p50",
+        "models",
+        "incidents",
+    }
     assert provider["state"] == "up"
     assert provider["uptime"]["24h"] == 1.0 and provider["uptime"]["7d"] == 1.0
+    # Two minutes of probes: 100 % of a sliver of each window, and the feed says how thin.
+    for window, length in (("24h", 24 * 60), ("7d", 7 * 24 * 60), ("90d", 90 * 24 * 60)):
+        assert 1 / length <= provider["coverage"][window] <= 4 / length + 1e-4, window
     assert provider["models"][0]["model"] == "m-1"
     assert set(provider["models"][0]) == {
         "model",
@@ -373,7 +384,8 @@ def test_the_page_lists_trouble_first_and_pages_but_the_feed_has_everyone(
     second = client.get("/status?page=2").get_data(as_text=True)
     assert first.index("provider-gamma") < first.index("provider-alpha")  # down before up
     assert "provider-beta" not in first and "provider-beta" in second
-    assert 'data-state="down"' in first and "Major outage" in second  # the banner covers all
+    # The banner covers all providers, on every page, and names who is down (1 of 3: partial).
+    assert 'data-state="down"' in first and "Partial outage: gamma" in second
     names = [p["name"] for p in client.get("/status.json").get_json()["providers"]]
     assert sorted(names) == ["alpha", "beta", "gamma"]
     assert client.get("/status?page=99").status_code == 200

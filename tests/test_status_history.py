@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 
 from blueprints.providers.models import Provider
 from blueprints.status import history
+from blueprints.status.coverage import LENGTH, coverage
 from blueprints.status.history import cleanup, rebuild, record
 from blueprints.status.models import Bucket, Probe
 from blueprints.status.uptime import (
@@ -23,8 +24,8 @@ from blueprints.status.uptime import (
     latency_series,
     model_stats_24h,
     sparkline_24h,
-    uptime,
 )
+from blueprints.status.windows import uptime
 from database import db
 from tests.conftest import make_app
 
@@ -285,6 +286,41 @@ def test_uptime_windows_and_no_data(ctx):
     later = uptime([pid], "", NOW + 20 * DAY)[pid]
     assert (later["24h"], later["7d"]) == (None, None)
     assert later["30d"] == 35 / 80
+
+
+def test_coverage_counts_the_time_probes_span_not_the_window(ctx):
+    """NOW is 12:30. alpha: probes since 11:50 today (40 min); beta: a full 90 days, 2 missing."""
+    pid, old = ctx
+    today = datetime(2026, 3, 10, tzinfo=UTC)
+    put(pid, "m", datetime(2026, 3, 10, 11, 50, tzinfo=UTC), 2, 2)
+    put(pid, "m", datetime(2026, 3, 10, 12, 29, tzinfo=UTC), 2, 2)
+    put(pid, "h", datetime(2026, 3, 10, 11, tzinfo=UTC), 20, 20)
+    put(pid, "h", datetime(2026, 3, 10, 12, tzinfo=UTC), 58, 58)
+    put(pid, "d", today, 78, 78)
+    for hour in range(25):
+        put(old, "h", datetime(2026, 3, 10, 12, tzinfo=UTC) - hour * HOUR, 60, 60)
+    for day in range(91):
+        if day not in (3, 40):  # two days without a probe: nothing to count
+            put(old, "d", today - day * DAY, 1440, 1440)
+    db.session.commit()
+    got = coverage([pid, old], "", NOW)
+    minutes = {w: round(c * LENGTH[w] / timedelta(minutes=1)) for w, c in got[pid].items()}
+    assert minutes == {"24h": 40, "7d": 40, "30d": 40, "90d": 40}
+    # 8 day buckets in 7d (7 whole days and today), one missing, and today only until 12:30.
+    assert got[old]["24h"] == 1.0 and got[old]["7d"] == pytest.approx((7 - 11.5 / 24) / 7)
+    assert got[old]["90d"] == pytest.approx((89 - 11.5 / 24) / 90)
+    assert coverage([pid], "m1", NOW)[pid] == dict.fromkeys(LENGTH)  # no probes: None, not 0
+    # One probe at 11:59 and none since (the current hour is empty): 31 minutes, not nothing.
+    put(pid, "m", datetime(2026, 3, 10, 11, 59, tzinfo=UTC), 1, 1, model="m2")
+    put(pid, "h", datetime(2026, 3, 10, 11, tzinfo=UTC), 1, 1, model="m2")
+    put(pid, "d", today, 1, 1, model="m2")
+    db.session.commit()
+    assert coverage([pid], "m2", NOW)[pid]["24h"] == pytest.approx(31 / 1440)
+    # 20 days on with no probe since: the short windows hold none; 30d holds 10 days of them
+    # (today−10 … today, less day 3) plus the current day so far.
+    later = coverage([old], "", NOW + 20 * DAY)[old]
+    assert later["24h"] is None and later["7d"] is None
+    assert later["30d"] == pytest.approx((10 + 12.5 / 24) / 30)
 
 
 def test_uptime_counts_slow_answers_as_up_and_429s_as_down(ctx):

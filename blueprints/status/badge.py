@@ -78,10 +78,12 @@ def sparkline(values: Sequence[float | None], width: int = 120, height: int = 28
     lines = "".join(
         f'<polyline points="{" ".join(points)}"/>'
         if len(points) > 1
-        else f'<circle cx="{points[0].split(",")[0]}" cy="{points[0].split(",")[1]}" r="1.5"/>'
+        else f'<circle cx="{points[0].split(",")[0]}" cy="{points[0].split(",")[1]}" r="2"/>'
         for points in segments
     )
+    # A baseline at 0 ms, so the height reads as latency; the range on hover.
+    base = f'<line x1="0" y1="{height - 1}" x2="{width}" y2="{height - 1}"/>'
     return (
         f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'aria-hidden="true">{lines}</svg>'
+        f'aria-hidden="true"><title>{min(known):.0f}–{top:.0f} ms</title>{base}{lines}</svg>'
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import or_, select
 
@@ -15,8 +16,11 @@ from blueprints.providers.models import Provider
 from blueprints.shared.cache import TTLCache
 from database import db, utcnow
 
+from . import grade
+from .coverage import from_windows
 from .models import Health, Incident, IncidentNote, Monitor, Notice
-from .uptime import day_bars, sparkline_24h, uptime
+from .uptime import day_bars, sparkline_24h
+from .windows import ratios, windows
 
 WINDOWS = ("24h", "7d", "30d", "90d")
 RECENT = timedelta(days=14)  # closed incidents listed on the page
@@ -24,12 +28,26 @@ PAGE_SIZE = 50  # providers per page: the page never carries every provider's hi
 RANK = {"up": 0, "unknown": 1, "maintenance": 2, "degraded": 3, "down": 4}
 
 
+class Shown(NamedTuple):
+    """A public provider as the board needs it (plain values: no ORM object per provider)."""
+
+    id: int
+    name: str
+
+
+class Watch(NamedTuple):
+    """Its monitor's settings the board reads."""
+
+    enabled: bool
+    models: list[str]
+
+
 @dataclass
 class Card:
     """One public provider as the page shows it."""
 
-    provider: Provider
-    monitor: Monitor
+    provider: Shown
+    monitor: Watch
     state: str
     health: Health | None
     models: list[Health]
@@ -38,6 +56,8 @@ class Card:
     spark: list[float | None]
     incidents: list[Incident] = field(default_factory=list)
     maintenance: bool = False
+    coverage: dict[str, float | None] = field(default_factory=dict)  # coverage.py
+    reasons: list[grade.Reason] = field(default_factory=list)  # why the pill is not green
 
     @property
     def latency_p50(self) -> float | None:
@@ -48,11 +68,13 @@ class Card:
 
 @dataclass
 class Board:
-    """The whole page: cards, the overall state, notices, notes per incident."""
+    """The whole page: cards, the overall grade (grade.overall) and whom it names, notices,
+    notes per incident."""
 
     generated_at: datetime
     cards: list[Card]
     overall: str
+    named: list[str]
     notices: list[Notice]
     notes: dict[int, list[IncidentNote]]
     page: int = 1
@@ -60,17 +82,21 @@ class Board:
     total: int = 0
 
 
-def public_providers(name: str | None = None) -> list[tuple[Provider, Monitor]]:
+def public_providers(name: str | None = None) -> list[tuple[Shown, Watch]]:
     """Monitored providers shown publicly (optionally the one named), by name."""
     query = (
-        select(Provider, Monitor)
+        select(Provider.id, Provider.name, Monitor.enabled, Monitor.probe_models)
         .join(Monitor, Monitor.provider_id == Provider.id)
         .where(Monitor.public.is_(True))
         .order_by(Provider.name)
     )
     if name is not None:
         query = query.where(Provider.name == name)
-    return [(provider, monitor) for provider, monitor in db.session.execute(query)]
+    # Monitor.models' own parsing, applied to the row (it only reads probe_models).
+    return [
+        (Shown(row.id, row.name), Watch(row.enabled, Monitor.models.fget(row)))
+        for row in db.session.execute(query)
+    ]
 
 
 def build(
@@ -90,8 +116,10 @@ def build(
     pairs = public_providers(name)
     ids = [p.id for p, _m in pairs]
     healths: dict[int, list[Health]] = {i: [] for i in ids}
-    for health in db.session.scalars(
-        select(Health).where(Health.provider_id.in_(ids)).order_by(Health.model)
+    # Plain rows, read like Health (same attribute names): no ORM instance per row, 2,000 a page.
+    columns = Health.__table__.columns
+    for health in db.session.execute(
+        select(*columns).where(Health.provider_id.in_(ids)).order_by(Health.model)
     ):
         healths[health.provider_id].append(health)
     notices = active_notices(ids, now)
@@ -100,17 +128,19 @@ def build(
     for provider, monitor in pairs:
         rows = healths[provider.id]
         own = next((h for h in rows if h.model == ""), None)
-        models = [h for h in rows if h.model and h.model in monitor.models]
+        probed = set(monitor.models)  # parsed once, not once per health row
+        models = [h for h in rows if h.model and h.model in probed]
         maintenance = provider.id in maintained or None in maintained
         states[provider.id] = (_state(own, models, maintenance, monitor.enabled), own, models)
-    overall = max((s[0] for s in states.values()), key=RANK.__getitem__, default="unknown")
+    overall, named = grade.overall({p.name: states[p.id][0] for p, _m in pairs})
     pairs.sort(key=lambda pair: (-RANK[states[pair[0].id][0]], pair[0].name))
     pages = max(1, -(-len(pairs) // PAGE_SIZE))
     if page is not None:
         page = min(max(1, page), pages)
         pairs = pairs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     shown = [p.id for p, _m in pairs]
-    up = uptime(shown, "", now) if shown else {}
+    sums, first = windows(shown, "", now)  # one read for the uptime and its coverage
+    up, covered = ratios(sums), from_windows(sums, first, "", now)
     day = past_and_today(shown, now) if shown and bars else {}
     lines = sparkline_24h(shown, now) if shown and spark else {}
     incidents = _incidents(shown, now)
@@ -129,11 +159,17 @@ def build(
             lines.get(provider.id, []),
             by_provider.get(provider.id, []),
             states[provider.id][0] == "maintenance",
+            covered.get(provider.id, dict.fromkeys(WINDOWS)),
+            grade.reasons(
+                states[provider.id][1],
+                states[provider.id][2],
+                {i.model: i.cause for i in by_provider.get(provider.id, []) if i.ended_at is None},
+            ),
         )
         for provider, monitor in pairs
     ]
-    notes = _notes([i.id for i in incidents])
-    return Board(now, cards, overall, notices, notes, page or 1, pages, len(ids))
+    notes = _notes(shown, now)
+    return Board(now, cards, overall, named, notices, notes, page or 1, pages, len(ids))
 
 
 # Past days' bars never change (probes land in today): kept per provider and day for an hour.
@@ -164,26 +200,28 @@ def _state(own: Health | None, models: list[Health], maintenance: bool, enabled:
     return own.state
 
 
+def _listed(ids: list[int], now: datetime) -> tuple:
+    """Which incidents the page lists: open ones and those closed in the last RECENT."""
+    return (
+        Incident.provider_id.in_(ids),
+        or_(Incident.ended_at.is_(None), Incident.ended_at >= now - RECENT),
+    )
+
+
 def _incidents(ids: list[int], now: datetime) -> list[Incident]:
     """Open incidents and those closed in the last RECENT, newest first."""
     if not ids:
         return []
-    query = (
-        select(Incident)
-        .where(
-            Incident.provider_id.in_(ids),
-            or_(Incident.ended_at.is_(None), Incident.ended_at >= now - RECENT),
-        )
-        .order_by(Incident.started_at.desc())
-    )
+    query = select(Incident).where(*_listed(ids, now)).order_by(Incident.started_at.desc())
     return list(db.session.scalars(query))
 
 
-def _notes(incident_ids: list[int]) -> dict[int, list[IncidentNote]]:
+def _notes(ids: list[int], now: datetime) -> dict[int, list[IncidentNote]]:
+    """The notes on those incidents, by incident (a join: no IN list of thousands of ids)."""
     notes: dict[int, list[IncidentNote]] = {}
-    if incident_ids:
-        query = select(IncidentNote).where(IncidentNote.incident_id.in_(incident_ids))
-        for note in db.session.scalars(query.order_by(IncidentNote.at)):
+    if ids:
+        query = select(IncidentNote).join(Incident, Incident.id == IncidentNote.incident_id)
+        for note in db.session.scalars(query.where(*_listed(ids, now)).order_by(IncidentNote.at)):
             notes.setdefault(note.incident_id, []).append(note)
     return notes
 
@@ -201,15 +239,22 @@ def active_notices(ids: list[int], now: datetime) -> list[Notice]:
     return list(db.session.scalars(query))
 
 
+def _round(value: float | None) -> float | None:
+    return round(value, 6) if value is not None else None
+
+
 def as_json(board: Board) -> dict:
     """The /status.json document (public providers only)."""
     return {
         "generated_at": board.generated_at.isoformat(),
+        "overall": board.overall,  # grade.overall: up | degraded | partial | down | …
         "providers": [
             {
                 "name": card.provider.name,
                 "state": card.state,
                 "uptime": {w: card.uptime.get(w) for w in WINDOWS},
+                # The share of each window the probes cover: 1.0 after 40 min of 30d is 0.0009.
+                "coverage": {w: _round(card.coverage.get(w)) for w in WINDOWS},
                 "latency_ms_p50": card.latency_p50,
                 "models": [
                     {

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, current_app, jsonify, make_response, request
-from flask_babel import get_timezone
+from babel.dates import format_timedelta
+from babel.lists import format_list
+from flask import abort, current_app, g, jsonify, make_response, render_template, request
+from flask_babel import get_locale, get_timezone, ngettext
 from flask_babel import gettext as _
 
 from blueprints.shared import json_attr, render_htmx
 from blueprints.shared.cache import TTLCache
 from blueprints.shared.inputs import whole_number
 from database import utcnow
+from extensions import htmx
 
-from . import board, charts
+from . import board, charts, freshness, grade
 from .badge import badge, day_bars, sparkline
+from .coverage import FULL, LENGTH
 
+MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
 FEEDS = TTLCache(max_items=256)  # /status.json and badges, shared by every visitor
 RANGES = {
     "24h": timedelta(hours=24),
@@ -40,10 +45,20 @@ def _page(response):
 
 
 def index_page():
-    """/status: every public provider, trouble first, PAGE_SIZE at a time."""
+    """/status: every public provider, trouble first, PAGE_SIZE at a time.
+
+    The board is rendered once per probe pass (or edit) and reused (freshness.py): most
+    requests, the htmx polls every 30 s above all, only read the marker and send it.
+    """
     page = whole_number(request.args.get("page"), "page", low=1, high=99_999, default=1)
-    data = board.build(page=page)
-    return _page(render_htmx("status/index.html", "status/_board.html", board=data, **_helpers()))
+
+    def render() -> str:
+        return render_template("status/_board.html", board=board.build(page=page), **_helpers())
+
+    html = freshness.board_html(page, render)
+    if htmx:
+        return _page(make_response(html))
+    return _page(make_response(render_template("status/index.html", board_html=html)))
 
 
 def provider_page(name: str):
@@ -109,6 +124,9 @@ def _helpers() -> dict:
         "bars_svg": _bars,
         "spark_svg": sparkline,
         "labels": labels(),
+        "uptime_text": uptime_text,
+        "name_list": name_list,
+        "failing": grade.failing,
         # babel's format_datetime costs ~50 µs; a page lists hundreds of times.
         "when": lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
     }
@@ -123,6 +141,7 @@ def labels() -> dict:
             "down": _("Down"),
             "maintenance": _("Maintenance"),
             "unknown": _("No data yet"),
+            "failing": _("Last probe failed"),
         },
         "cause": {
             "timeout": _("timeouts"),
@@ -149,16 +168,55 @@ def _badge(card: board.Card, metric: str, window: str) -> str:
     if value is None:
         return badge(f"{name} {_('uptime')} {window}", _("no data"), "unknown")
     color = "green" if value >= 0.999 else "yellow" if value >= 0.95 else "red"
-    return badge(f"{name} {_('uptime')} {window}", f"{value * 100:.2f}%", color)
+    text = uptime_text(value, card.coverage.get(window), window)
+    return badge(f"{name} {_('uptime')} {window}", text, color)
+
+
+def uptime_text(value: float | None, covered: float | None, window: str) -> str | None:
+    """'99.95%', or '100.00% (40 min of data)' when probes cover less of the window."""
+    if value is None:
+        return None
+    text = f"{value * 100:.2f}%"
+    if covered is None or covered >= FULL:
+        return text
+    span = format_timedelta(
+        _floored(LENGTH[window] * covered), threshold=2, format="short", locale=get_locale()
+    )
+    return _("%(uptime)s (%(span)s of data)", uptime=text, span=span)
+
+
+def _floored(span: timedelta) -> timedelta:
+    """Down to the unit it is shown in (babel would round 23 h 40 min of a 24h window up to 24)."""
+    units = ((2 * MINUTE, timedelta(seconds=1)), (2 * HOUR, MINUTE), (timedelta(days=2), HOUR))
+    for below, unit in units:
+        if span < below:
+            return span // unit * unit
+    return span // timedelta(days=1) * timedelta(days=1)
+
+
+def name_list(names: list[str]) -> str:
+    """'a, b and c' or 'a, b, c and 4 more' in the page's language (escaped by the template)."""
+    shown = names[: grade.SHOWN]
+    if len(names) > grade.SHOWN:
+        rest = len(names) - grade.SHOWN
+        shown = [*shown, ngettext("%(num)d more", "%(num)d more", rest)]
+    return format_list(shown, locale=get_locale())
 
 
 def _state_text(state: str) -> str:
-    return {
-        "up": _("up"),
-        "degraded": _("degraded"),
-        "down": _("down"),
-        "maintenance": _("maintenance"),
-    }.get(state, _("unknown"))
+    return _state_texts().get(state, _("unknown"))
+
+
+def _state_texts() -> dict[str, str]:
+    """Lower-case state words, translated once per request (the bars ask 150 times a page)."""
+    if "status_states" not in g:
+        g.status_states = {
+            "up": _("up"),
+            "degraded": _("degraded"),
+            "down": _("down"),
+            "maintenance": _("maintenance"),
+        }
+    return g.status_states
 
 
 def _bars(card: board.Card) -> str:
@@ -168,8 +226,17 @@ def _bars(card: board.Card) -> str:
     measured = _("%(day)s: %(uptime)s up, %(n)s checks")
     incident_text = _("incident: %(what)s %(state)s (%(cause)s)")
     last = card_today(card)
+    provider = _("provider")
+    # Each incident's line once, not once per day it spans (gettext per bar added up to 15 ms).
     spans = [
-        (i.started_at.date(), i.ended_at.date() if i.ended_at else last, i) for i in card.incidents
+        (
+            i.started_at.date(),
+            i.ended_at.date() if i.ended_at else last,
+            "\n"
+            + incident_text
+            % {"what": i.model or provider, "state": _state_text(i.state), "cause": i.cause or ""},
+        )
+        for i in card.incidents
     ]
     titles = []
     for bar in card.bars:
@@ -178,12 +245,9 @@ def _bars(card: board.Card) -> str:
             title = no_data % {"day": day}
         else:
             title = measured % {"day": day, "uptime": f"{bar.uptime * 100:.2f}%", "n": bar.total}
-        for start, end, incident in spans:
+        for start, end, line in spans:
             if start <= bar.day <= end:
-                what = incident.model or _("provider")
-                cause = incident.cause or ""
-                state = _state_text(incident.state)
-                title += "\n" + incident_text % {"what": what, "state": state, "cause": cause}
+                title += line
         titles.append(title)
     return day_bars(card.bars, titles)
 

@@ -1,4 +1,4 @@
-"""Bucket math and the reads on it: uptime windows, day bars, latency series, sparklines.
+"""Bucket math and the reads on it: day bars, latency series, sparklines (windows.py: uptime).
 
 history.py writes the buckets. Each read is one or two grouped queries over the buckets of every
 asked provider at once (Bucket's key is provider_id, model, grain, start: one index range per
@@ -9,9 +9,9 @@ provider), never raw rows except in model_stats_24h.
 - Uptime = ok / total. A slow but useful answer is up (and counts as degraded); a 429, an empty
   200 or any failure is down. No probes in a window: None, never 1.0; a day without probes
   inside a window adds nothing to either count, so it is left out, not 100 %.
-- Windows are never shorter than their names: 24h is the last 24 whole hours plus the current
-  one so far (hour buckets); 7d/30d/90d the last 7/30/90 whole UTC days plus today so far (day
-  buckets): the coarsest tier that fits.
+- Uptime windows (windows.py) are never shorter than their names: 24h is the last 24 whole
+  hours plus the current one so far (hour buckets); 7d/30d/90d the last 7/30/90 whole UTC days
+  plus today so far (day buckets): the coarsest tier that fits.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Integer, case, cast, extract, func, select
+from sqlalchemy import Integer, cast, extract, select
 
 from database import db, utcnow
 
@@ -115,7 +115,6 @@ def merge(buckets: list) -> dict:
 # -- reads -----------------------------------------------------------------------------------
 
 
-WINDOWS = {"7d": 7, "30d": 30, "90d": 90}  # days before today; "24h" reads hours
 SLACK = timedelta(minutes=5)  # a caller's `now - 24 h` taken a moment ago still reads minutes
 
 
@@ -137,46 +136,6 @@ class Point(NamedTuple):
     p50: float | None
     p95: float | None
     ttft_avg: float | None
-
-
-def _ratio(ok: int | None, total: int | None) -> float | None:
-    return ok / total if total else None
-
-
-def uptime(
-    provider_ids: Iterable[int], model: str = "", now: datetime | None = None
-) -> dict[int, dict[str, float | None]]:
-    """{provider_id: {"24h", "7d", "30d", "90d": ok/total or None}} of a model ("" = provider)."""
-    ids = sorted(set(provider_ids))
-    out: dict[int, dict[str, float | None]] = {p: dict.fromkeys(("24h", *WINDOWS)) for p in ids}
-    if not ids:
-        return out
-    now = now or utcnow()
-    hour, today = floor(now, "h"), floor(now, "d")
-    scope = (Bucket.provider_id.in_(ids), Bucket.model == model)
-    hours = select(Bucket.provider_id, func.sum(Bucket.ok), func.sum(Bucket.total)).where(
-        *scope,
-        Bucket.grain == "h",
-        Bucket.start >= hour - timedelta(hours=24),
-        Bucket.start <= hour,
-    )
-    for pid, ok, total in db.session.execute(hours.group_by(Bucket.provider_id)):
-        out[pid]["24h"] = _ratio(ok, total)
-    sums = []
-    for days in WINDOWS.values():
-        inside = Bucket.start >= today - timedelta(days=days)
-        sums += [func.sum(case((inside, Bucket.ok), else_=0))]
-        sums += [func.sum(case((inside, Bucket.total), else_=0))]
-    days = select(Bucket.provider_id, *sums).where(
-        *scope,
-        Bucket.grain == "d",
-        Bucket.start >= today - timedelta(days=max(WINDOWS.values())),
-        Bucket.start <= today,
-    )
-    for pid, *counts in db.session.execute(days.group_by(Bucket.provider_id)):
-        for i, name in enumerate(WINDOWS):
-            out[pid][name] = _ratio(counts[2 * i], counts[2 * i + 1])
-    return out
 
 
 def color(total: int, ok: int, degraded: int) -> str:
