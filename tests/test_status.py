@@ -314,6 +314,10 @@ def test_the_provider_page_draws_its_charts(app, client, fake):
         page = client.get(f"/status/fake?range={window}")
         html = page.get_data(as_text=True)
         assert page.status_code == 200 and 'data-testid="chart-latency"' in html
+    # Plotly speaks Chinese on a Chinese page (its vendored zh-CN locale), and only there.
+    assert "plotly-locale-zh-cn" not in html
+    zh = client.get("/status/fake", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "plotly-locale-zh-cn-4.1.1.js" in zh and "charts.js" in zh
 
 
 # -- settings -----------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
 from flask import make_response, request
-from flask_babel import get_locale
 from flask_login import current_user
 
 from blueprints.keys.family import no_log_note
@@ -21,8 +20,6 @@ from .texts import reconcile_text, source_note, source_tag
 CHOICE_COOKIE = "tz_choice"
 # Vendored plotly.js (basic bundle: bar + scatter), same major version as the plotly wheel,
 # and its zh-CN locale (axis dates, modebar) for Chinese pages.
-PLOTLY_FILE = "plotly-basic-4.1.1.min.js"
-PLOTLY_LOCALES = {"zh": "plotly-locale-zh-cn-4.1.1.js"}
 ZONES = (
     "UTC",
     "Asia/Shanghai",
@@ -61,8 +58,6 @@ def _respond(template: str, partial: str, name: str, fresh: bool, **context):
         reconcile_text=reconcile_text,
         source_note=source_note,
         source_tag=source_tag,
-        plotly_file=PLOTLY_FILE,
-        plotly_locale=PLOTLY_LOCALES.get(getattr(get_locale(), "language", "")),
         **context,
     )
     no_store(response)
