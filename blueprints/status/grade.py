@@ -47,8 +47,7 @@ def reasons(own, models: list, causes: dict[str, str | None]) -> list[Reason]:
     """
     out = []
     for health in ([own] if own is not None else []) + models:
-        failing = health.state == "unknown" and health.last_error is not None
-        if health.state in ("down", "degraded") or failing:
+        if health.state in ("down", "degraded") or failing(health):
             cause = causes.get(health.model) or health.last_error
             out.append(Reason(health.model, health.state, cause))
     return out

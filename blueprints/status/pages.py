@@ -126,7 +126,6 @@ def _helpers() -> dict:
         "labels": labels(),
         "uptime_text": uptime_text,
         "name_list": name_list,
-        "failing": grade.failing,
         # babel's format_datetime costs ~50 µs; a page lists hundreds of times.
         "when": lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
     }
