@@ -25,7 +25,7 @@ def test_the_channel_form_shows_each_types_address_and_secret(page: Page, live_s
     expect(url).to_have_attribute(
         "placeholder", "https://oapi.dingtalk.com/robot/send?access_token=…"
     )
-    expect(secret).to_have_attribute("placeholder", "optional: SEC… from 加签")
+    expect(secret).to_have_attribute("placeholder", "SEC… (加签)")
     page.locator("#channel-kind").select_option("wecom")
     expect(secret).to_have_attribute("placeholder", "leave empty: WeCom bots are not signed")
     assert problems == []

@@ -15,7 +15,7 @@ KIND_LABELS = {
 PLACEHOLDERS = {
     "webhook": (
         "https://example.com/hooks/relaydash",
-        _l("optional: HMAC key, sent as X-Relaydash-Signature"),
+        _l("HMAC key (X-Relaydash-Signature)"),
     ),
     "wecom": (
         "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…",
@@ -23,9 +23,9 @@ PLACEHOLDERS = {
     ),
     "dingtalk": (
         "https://oapi.dingtalk.com/robot/send?access_token=…",
-        _l("optional: SEC… from 加签"),
+        _l("SEC… (加签)"),
     ),
-    "feishu": ("https://open.feishu.cn/open-apis/bot/v2/hook/…", _l("optional: key from 签名校验")),
+    "feishu": ("https://open.feishu.cn/open-apis/bot/v2/hook/…", _l("key from 签名校验")),
 }
 
 EVENT_LABELS = {
