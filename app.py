@@ -100,6 +100,9 @@ DEFAULTS = {
     # The shared store for several workers and machines (relay request budgets): redis://… ;
     # empty: the database keeps them (see README "Several workers and machines").
     "REDIS_URL": "",
+    # Prometheus /metrics (blueprints/metrics/): off (404) unless set; then a scrape sends
+    # `Authorization: Bearer <METRICS_TOKEN>`.
+    "METRICS_TOKEN": "",
 }
 
 

@@ -13,6 +13,7 @@ from .core import security
 from .core.i18n import select_locale, select_timezone
 from .keys import bp as keys
 from .lookup import bp as lookup
+from .metrics import bp as metrics
 from .playground import bp as playground
 from .providers import bp as providers
 from .scheduler import bp as scheduler
@@ -31,6 +32,7 @@ BLUEPRINTS = (
     usage,
     playground,
     status,
+    metrics,
     admin,
     scheduler,
 )

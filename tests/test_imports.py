@@ -42,11 +42,12 @@ ALLOWED_EXTRA = {
     "alerts": ("blueprints.keys",),
     "playground": ("blueprints.keys",),
 }
-# Where features are put together: admin (the admin pages of every feature) and the scheduler (every
-# feature's jobs). Besides what any feature may import, they may import any feature's package: its
-# `__init__` is the door, exporting what the feature offers them; its other modules stay internal.
+# Where features are put together: admin (the admin pages of every feature), the scheduler (every
+# feature's jobs) and metrics (every feature's stored figures, for Prometheus). Besides what any
+# feature may import, they may import any feature's package: its `__init__` is the door, exporting
+# what the feature offers them; its other modules stay internal.
 # Nothing imports them back but the registration list in `blueprints/__init__.py`.
-ASSEMBLERS = ("admin", "scheduler")
+ASSEMBLERS = ("admin", "scheduler", "metrics")
 # The shared package is below every feature: it imports none of them.
 ALLOWED_FOR_SHARED = ("relay", SHARED, "database", "extensions")
 # Features whose submodules nobody outside them imports (their package's `__init__` is the door).

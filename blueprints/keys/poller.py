@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ import relay
 from blueprints.providers.connect import connect, timeouts
 from blueprints.providers.models import Provider
 from blueprints.providers.service import family_of
+from blueprints.shared import passfacts
 from blueprints.shared.fence import check
 from blueprints.shared.vault import InvalidToken, Vault, vault
 from database import db, utcnow
@@ -49,6 +50,7 @@ class PassReport:
     log_reads: int = 0
     usage_rows: int = 0
     seconds: float = 0.0
+    calls: Counter = field(default_factory=Counter)  # (provider_id, sample status) -> polls
 
     def summary(self) -> str:
         """One line for humans."""
@@ -101,7 +103,19 @@ def poll_once(now: datetime | None = None, *, force: bool = False) -> PassReport
         reads = ingest.ingest_logs(pool, fixed_now or utcnow(), timeouts())
         report.log_reads, report.usage_rows = reads
     report.seconds = time.monotonic() - started
+    _leave_facts(report, fixed_now or utcnow())
     return report
+
+
+def _leave_facts(report: PassReport, now: datetime) -> None:
+    """The pass's figures for /metrics (blueprints/shared/passfacts.py), in one fenced commit."""
+    add = {("poll_passes", 0, ""): 1, ("poll_keys", 0, ""): report.polled}
+    add[("budget_waits", 0, "")] = report.deferred
+    add |= {("relay_calls", p, status): n for (p, status), n in report.calls.items()}
+    put = {("poll_last_seconds", 0, ""): report.seconds, ("poll_last_keys", 0, ""): report.polled}
+    put[("poll_last_at", 0, "")] = now.timestamp()
+    passfacts.note(add=add, put=put)
+    db.session.commit()
 
 
 def poll_key(key_id: int) -> BalanceSample | None:
@@ -166,6 +180,7 @@ def _run(pool, relays: dict[int, _Relay], threads: int, report, fixed_now) -> No
     timeout = timeouts()
     running: dict[Future, int] = {}
     done: list[Outcome] = []
+    provider_of: dict[int, int] = {}  # key id -> provider id, for the pass's call counts
 
     def fill() -> None:
         check()  # no more polls once the pass lost the lease (or the scheduler is stopping)
@@ -184,16 +199,20 @@ def _run(pool, relays: dict[int, _Relay], threads: int, report, fixed_now) -> No
     while running:
         finished, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in finished:
-            r = relays[running.pop(future)]
+            running_provider = running.pop(future)
+            r = relays[running_provider]
             r.running -= 1
             outcome = future.result()
             if outcome.relay_limited:
                 r.stopped = True  # a 429 holds the whole provider, not just this key
             report.deferred += outcome.refused  # paid for but held back: still due
+            provider_of[outcome.key_id] = running_provider
             done.append(outcome)
         fill()  # before writing, so the pool keeps calling while this thread writes
         if len(done) >= batch or not running:
-            _tally(report, _store(done, fixed_now))
+            stored = _store(done, fixed_now)
+            _tally(report, stored)
+            report.calls.update((provider_of[s.key_id], s.status) for s in stored[0])
             done = []
 
 

@@ -7,13 +7,18 @@ scheduler) import these names from here, never status's modules.
 from . import cli, models
 from .board import active_notices
 from .history import cleanup_job
+from .models import Bucket, Health
 from .notices import add_note, end_notice, find_incident, publish_notice, recent_incidents
 from .pages import labels
 from .prober import probe_job, probe_once
 from .routes import bp
 from .settings import LIMITS, SettingsError, configure, monitor_of, parse_models
+from .uptime import BINS
 
 __all__ = [
+    "BINS",
+    "Bucket",
+    "Health",
     "LIMITS",
     "SettingsError",
     "active_notices",

@@ -1,0 +1,41 @@
+"""GET /metrics: 404 unless METRICS_TOKEN is set, then 401 without `Authorization: Bearer` it."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, abort, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from extensions import csrf
+
+from .exposition import exposition
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+@csrf.exempt  # a GET read by a token, no session or form involved
+def metrics():
+    """The text exposition of every stored figure (no relay call per scrape)."""
+    token = current_app.config.get("METRICS_TOKEN") or ""
+    if not token:
+        abort(404)  # off: the endpoint does not exist
+    if not authorized(request.headers.get("Authorization", ""), str(token)):
+        return Response(
+            "bearer token required\n",
+            401,
+            {"WWW-Authenticate": 'Bearer realm="relaydash metrics"'},
+            content_type="text/plain; charset=utf-8",
+        )
+    return Response(exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def authorized(header: str, token: str) -> bool:
+    """`Bearer <token>`, compared in constant time; any other header is simply False."""
+    scheme, _, given = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    # Bytes: compare_digest refuses non-ASCII str, and a header may carry anything.
+    given_bytes = given.strip().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(given_bytes, token.encode("utf-8", "surrogateescape"))
