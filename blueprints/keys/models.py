@@ -109,6 +109,8 @@ class UsageRecord(db.Model):
     __table_args__ = (
         UniqueConstraint("key_id", "dedupe"),
         Index("ix_usage_record_key_time", "key_id", "created_at"),
+        # Covers /metrics' spend per key (blueprints/metrics/queries.py): an index scan, no table.
+        Index("ix_usage_record_key_unit_cost", "key_id", "unit", "cost"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

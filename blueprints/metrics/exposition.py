@@ -1,92 +1,44 @@
-"""A custom prometheus_client Collector over the stored figures, exposed per request.
+"""/metrics: a custom prometheus_client Collector over the stored figures, per request.
 
 Everything comes from the database (queries.py), so every web worker answers the same figures
 and a scrape calls no relay. Labels name a key by id, owner, provider and its masked ends
-(`sk-abc…wxyz`), never the key; prometheus_client escapes the label values.
+(`sk-abc…wxyz`), never the key. The small families go through a per-request CollectorRegistry
+and generate_latest; the two large blocks (per-key series, the latency histogram) are written
+as text by bulk.py, the same format ten times faster.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from blueprints.status import BINS
+from . import bulk, queries
 
-from . import queries
-
-KEY_LABELS = ["key_id", "key", "provider", "unit", "owner"]
 UP = {"up": 1.0, "degraded": 0.5, "down": 0.0}  # "unknown" (never probed) is left out
-# The latency histogram's upper bounds in seconds, from the status feature's bins (ms).
-LE = [("+Inf" if math.isinf(b) else repr(b / 1000)) for b in BINS]
-# A provider's day buckets hold its status and /v1/models probes, a model's its chat probes.
-TIER_OF = {True: "provider", False: "model"}
 
 
 class StoredCollector:
-    """Builds every family from a few aggregate queries at collect() time."""
+    """The families of one scrape besides bulk.py's, from a few aggregate queries."""
+
+    def __init__(self, buckets: list) -> None:
+        self.buckets = buckets  # today's day buckets, shared with the latency histogram
 
     def collect(self):
-        """The families of one scrape."""
-        yield from _keys()
+        """Provider and model figures, probe counts, the passes' facts, the lease."""
         yield from _providers()
+        yield _probe_calls(self.buckets)
         yield from _passes()
 
 
 def exposition() -> bytes:
-    """The text exposition (format 0.0.4) of a fresh registry holding only our collector."""
+    """The text exposition (format 0.0.4): the bulk blocks, then a fresh registry's output."""
+    buckets = queries.today_buckets()
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoredCollector())
-    return generate_latest(registry)
-
-
-def _keys():
-    remaining = GaugeMetricFamily(
-        "relaydash_key_remaining", "Remaining balance in the key's unit.", labels=KEY_LABELS
-    )
-    state = GaugeMetricFamily(
-        "relaydash_key_status",
-        "1 for the key's current status.",
-        labels=[*KEY_LABELS, "status"],
-    )
-    expires = GaugeMetricFamily(
-        "relaydash_key_expires_timestamp_seconds",
-        "When the key expires (Unix time), when the relay states it.",
-        labels=KEY_LABELS,
-    )
-    polled = GaugeMetricFamily(
-        "relaydash_key_last_poll_timestamp_seconds",
-        "When the key was last polled (Unix time).",
-        labels=KEY_LABELS,
-    )
-    spend = CounterMetricFamily(
-        "relaydash_key_spend",
-        "Cost of the key's logged requests, in the log's unit.",
-        labels=KEY_LABELS,
-    )
-    labels_of = {}
-    for row in queries.key_rows():
-        labels = [str(row.id), f"{row.head}…{row.last4}", row.provider, row.unit or "", row.owner]
-        labels_of[row.id] = labels
-        if row.remaining is not None and not row.unlimited:
-            remaining.add_metric(labels, row.remaining)
-        if row.status:
-            state.add_metric([*labels, row.status], 1.0)
-        if row.expires_at is not None:
-            expires.add_metric(labels, row.expires_at.timestamp())
-        if row.last_polled_at is not None:
-            polled.add_metric(labels, row.last_polled_at.timestamp())
-    for key_id, unit, cost in queries.spend_rows():
-        labels = labels_of.get(key_id)
-        if labels is not None:
-            spend.add_metric([*labels[:3], unit or "", labels[4]], cost or 0.0)
-    return remaining, state, expires, polled, spend
+    registry.register(StoredCollector(buckets))
+    text = bulk.keys() + bulk.probe_latency(buckets)
+    return text.encode("utf-8") + generate_latest(registry)
 
 
 def _providers():
@@ -115,33 +67,14 @@ def _providers():
         if tokens is not None:
             tps.add_metric([name, model], tokens)
     yield from (up, ttft, tps)
-    yield from _probes()
 
 
-def _probes():
-    latency = HistogramMetricFamily(
-        "relaydash_probe_latency_seconds",
-        "Latency of useful probe answers since 00:00 UTC (resets daily); tier provider: "
-        "reachability and /v1/models probes, tier model: chat probes.",
-        labels=["provider", "tier"],
-    )
+def _probe_calls(buckets: list):
     calls = defaultdict(float)  # (provider, outcome) -> probes today
-    merged = {}  # (provider, tier) -> [bin counts, sum ms]
-    for name, model, total, ok, _n, latency_sum, histogram in queries.today_buckets():
+    for name, _model, total, ok, *_ in buckets:
         calls[(name, "ok")] += ok
         calls[(name, "failed")] += total - ok
-        counts, ms = merged.setdefault((name, TIER_OF[not model]), [[0] * len(BINS), 0.0])
-        for i, count in enumerate(histogram.split(",") if histogram else ()):
-            counts[i] += int(count)
-        merged[(name, TIER_OF[not model])][1] = ms + (latency_sum or 0.0)
-    for (name, tier), (counts, ms) in sorted(merged.items()):
-        running, buckets = 0, []
-        for le, count in zip(LE, counts, strict=True):
-            running += count
-            buckets.append((le, running))
-        latency.add_metric([name, tier], buckets, ms / 1000)
-    yield latency
-    yield _counter(
+    return _counter(
         "relaydash_probe_calls",
         "Probes since 00:00 UTC (resets daily) by outcome (ok: a useful answer, slow included).",
         ["provider", "outcome"],

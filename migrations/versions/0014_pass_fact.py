@@ -1,4 +1,5 @@
-"""pass_fact: counters and last-pass figures the scheduler's passes leave for /metrics
+"""pass_fact: counters and last-pass figures the scheduler's passes leave for /metrics;
+an index covering the spend per key /metrics sums
 
 Revision ID: 0014
 Revises: 0013
@@ -25,7 +26,11 @@ def upgrade():
         sa.Column('value', sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint('name', 'provider_id', 'outcome', name=op.f('pk_pass_fact')),
     )
+    op.create_index(
+        'ix_usage_record_key_unit_cost', 'usage_record', ['key_id', 'unit', 'cost'], unique=False
+    )
 
 
 def downgrade():
+    op.drop_index('ix_usage_record_key_unit_cost', table_name='usage_record')
     op.drop_table('pass_fact')
