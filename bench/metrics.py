@@ -44,7 +44,7 @@ from database import db  # noqa: E402
 from tests.conftest import make_app  # noqa: E402
 
 TOKEN = "bench-token"
-STATUSES = ("active", "active", "active", "low", "exhausted", "expired", "error")
+STATUSES = ("active", "active", "active", "exhausted", "expired", "invalid", "error")
 MODELS = ("gpt-4o-mini", "claude-3-5-haiku", "deepseek-chat")
 
 

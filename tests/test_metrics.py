@@ -252,3 +252,59 @@ def test_pass_facts_add_counters_and_replace_gauges(app):
             ("relay_calls", 4, "ok"): 20,
             ("poll_last_seconds", 0, ""): 3.5,
         }
+
+
+def test_a_pass_that_lost_the_lease_leaves_no_facts(app, fake):
+    """The facts go in a fenced commit: once the lease is lost mid-pass none are written."""
+    from blueprints.keys.signals import key_polled
+    from blueprints.shared.fence import FencedOut, fenced
+
+    _alice_key(app, fake, fake.add_token(remain_quota=5 * USD).key)
+
+    class Fence:
+        held = True
+
+        def confirm(self, session):
+            return self.held
+
+        def check(self):
+            pass
+
+    fence = Fence()
+
+    def lose(*_args, **_kwargs):
+        fence.held = False  # another scheduler took over once the samples were stored
+
+    key_polled.connect(lose)
+    try:
+        with app.app_context(), pytest.raises(FencedOut), fenced(fence):
+            poll_once()
+    finally:
+        key_polled.disconnect(lose)
+    with app.app_context():
+        assert db.session.get(TrackedKey, 1).last_polled_at is not None  # the pass did run
+        assert passfacts.read() == {}
+
+
+def test_the_grafana_dashboard_and_readme_name_only_exposed_metrics(app, fake):
+    """Every relaydash_* name in deploy/grafana-relaydash.json and the README's Metrics section
+    is a family the endpoint serves (after a poll pass, probes and a lease)."""
+    import json
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    dashboard = json.loads((root / "deploy" / "grafana-relaydash.json").read_text("utf-8"))
+    assert dashboard["panels"]
+    readme = (root / "README.md").read_text("utf-8")
+    section = readme.split("## Metrics", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"relaydash_[a-z_]+", json.dumps(dashboard) + section))
+    assert "relaydash_key_remaining" in named and "relaydash_provider_up" in named
+
+    _alice_key(app, fake, fake.add_token(remain_quota=5 * USD).key)
+    with app.app_context():
+        poll_once()
+    body = app.test_client().get("/metrics", headers=AUTH).get_data(as_text=True)
+    served = set(re.findall(r"^# TYPE (\w+) ", body, re.M))
+    served |= {name + suffix for name in served for suffix in ("_bucket", "_total")}
+    assert named - served == set()

@@ -1,4 +1,4 @@
-"""The two large blocks of a scrape, written as text directly: per-key series and histograms.
+"""The large blocks of a scrape, written as text directly: per-key, per-model, histograms.
 
 generate_latest builds a Sample and escapes every label of it one by one (~12 µs a sample here):
 5,000 keys × 5 families plus a 22-bucket histogram per provider and tier is ~50,000 samples,
@@ -99,6 +99,30 @@ def keys() -> str:
                 spend,
             ),
         )
+    )
+
+
+def models(health: list) -> str:
+    """Median TTFT and tokens/s of each probed model (its health row; model "" is a provider)."""
+    ttft, tps = [], []
+    for name, model, _state, ttft_ms, tokens in health:
+        if not model:
+            continue
+        ls = f'{{provider="{escape(name)}",model="{escape(model)}"}}'
+        if ttft_ms is not None:
+            ttft.append(f"relaydash_model_ttft_seconds{ls} {number(ttft_ms / 1000)}\n")
+        if tokens is not None:
+            tps.append(f"relaydash_model_tokens_per_second{ls} {number(tokens)}\n")
+    return family(
+        "relaydash_model_ttft_seconds",
+        "gauge",
+        "Median time to first token over the last 24 h of stream probes.",
+        ttft,
+    ) + family(
+        "relaydash_model_tokens_per_second",
+        "gauge",
+        "Median streamed tokens per second over the last 24 h of stream probes.",
+        tps,
     )
 
 

@@ -3,8 +3,8 @@
 Everything comes from the database (queries.py), so every web worker answers the same figures
 and a scrape calls no relay. Labels name a key by id, owner, provider and its masked ends
 (`sk-abc…wxyz`), never the key. The small families go through a per-request CollectorRegistry
-and generate_latest; the two large blocks (per-key series, the latency histogram) are written
-as text by bulk.py, the same format ten times faster.
+and generate_latest; the large blocks (per-key series, per-model figures, the latency
+histogram) are written as text by bulk.py: the same format, several times faster.
 """
 
 from __future__ import annotations
@@ -22,51 +22,36 @@ UP = {"up": 1.0, "degraded": 0.5, "down": 0.0}  # "unknown" (never probed) is le
 class StoredCollector:
     """The families of one scrape besides bulk.py's, from a few aggregate queries."""
 
-    def __init__(self, buckets: list) -> None:
+    def __init__(self, health: list, buckets: list) -> None:
+        self.health = health  # shared with bulk.py's model figures
         self.buckets = buckets  # today's day buckets, shared with the latency histogram
 
     def collect(self):
         """Provider and model figures, probe counts, the passes' facts, the lease."""
-        yield from _providers()
+        yield from _providers(self.health)
         yield _probe_calls(self.buckets)
         yield from _passes()
 
 
 def exposition() -> bytes:
     """The text exposition (format 0.0.4): the bulk blocks, then a fresh registry's output."""
-    buckets = queries.today_buckets()
+    health, buckets = queries.health_rows(), queries.today_buckets()
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoredCollector(buckets))
-    text = bulk.keys() + bulk.probe_latency(buckets)
+    registry.register(StoredCollector(health, buckets))
+    text = bulk.keys() + bulk.models(health) + bulk.probe_latency(buckets)
     return text.encode("utf-8") + generate_latest(registry)
 
 
-def _providers():
+def _providers(health: list):
     up = GaugeMetricFamily(
         "relaydash_provider_up",
         "Provider state from its probes: 1 up, 0.5 degraded, 0 down.",
         labels=["provider"],
     )
-    ttft = GaugeMetricFamily(
-        "relaydash_model_ttft_seconds",
-        "Median time to first token over the last 24 h of stream probes.",
-        labels=["provider", "model"],
-    )
-    tps = GaugeMetricFamily(
-        "relaydash_model_tokens_per_second",
-        "Median streamed tokens per second over the last 24 h of stream probes.",
-        labels=["provider", "model"],
-    )
-    for name, model, state, ttft_ms, tokens in queries.health_rows():
-        if not model:
-            if state in UP:
-                up.add_metric([name], UP[state])
-            continue
-        if ttft_ms is not None:
-            ttft.add_metric([name, model], ttft_ms / 1000)
-        if tokens is not None:
-            tps.add_metric([name, model], tokens)
-    yield from (up, ttft, tps)
+    for name, model, state, *_ in health:
+        if not model and state in UP:
+            up.add_metric([name], UP[state])
+    yield up
 
 
 def _probe_calls(buckets: list):
