@@ -10,6 +10,7 @@ tests/test_metrics.py parses the result with prometheus_client's parser.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from functools import lru_cache
 
 from prometheus_client.utils import floatToGoString as number
@@ -149,3 +150,44 @@ def probe_latency(buckets: list) -> str:
         "reachability and /v1/models probes, tier model: chat probes."
     )
     return family(head, "histogram", documentation, lines)
+
+
+def table(name: str, kind: str, documentation: str, labels: tuple, items) -> str:
+    """A family from (label values, value) pairs; a counter's samples end in _total."""
+    sample = f"{name}_total" if kind == "counter" else name
+    lines = []
+    for values, value in items:
+        ls = ",".join(f'{n}="{escape(v)}"' for n, v in zip(labels, values, strict=True))
+        lines.append(f"{sample}{{{ls}}} {number(value)}\n")
+    return family(sample, kind, documentation, lines)
+
+
+def probe_calls(buckets: list) -> str:
+    """Probes per provider since 00:00 UTC, ok or failed, from today's day buckets."""
+    calls: dict[tuple[str, str], float] = defaultdict(float)
+    for name, _model, total, ok, *_ in buckets:
+        calls[(name, "ok")] += ok
+        calls[(name, "failed")] += total - ok
+    return table(
+        "relaydash_probe_calls",
+        "counter",
+        "Probes since 00:00 UTC (resets daily) by outcome (ok: a useful answer, slow included).",
+        ("provider", "outcome"),
+        sorted(calls.items()),
+    )
+
+
+def relay_calls(facts: dict, names: dict[int, str]) -> str:
+    """Balance polls per provider and stored status, counted by the poll passes."""
+    items = (
+        ((names.get(p, str(p)), outcome), value)
+        for (name, p, outcome), value in sorted(facts.items())
+        if name == "relay_calls"
+    )
+    return table(
+        "relaydash_relay_calls",
+        "counter",
+        "Balance polls by provider and outcome (the status the poll stored).",
+        ("provider", "outcome"),
+        items,
+    )

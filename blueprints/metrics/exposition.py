@@ -3,13 +3,11 @@
 Everything comes from the database (queries.py), so every web worker answers the same figures
 and a scrape calls no relay. Labels name a key by id, owner, provider and its masked ends
 (`sk-abc…wxyz`), never the key. The small families go through a per-request CollectorRegistry
-and generate_latest; the large blocks (per-key series, per-model figures, the latency
-histogram) are written as text by bulk.py: the same format, several times faster.
+and generate_latest; the large blocks (per key, per model, per provider, the latency histogram)
+are written as text by bulk.py: the same format, several times faster.
 """
 
 from __future__ import annotations
-
-from collections import defaultdict
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -22,23 +20,30 @@ UP = {"up": 1.0, "degraded": 0.5, "down": 0.0}  # "unknown" (never probed) is le
 class StoredCollector:
     """The families of one scrape besides bulk.py's, from a few aggregate queries."""
 
-    def __init__(self, health: list, buckets: list) -> None:
+    def __init__(self, health: list, facts: dict) -> None:
         self.health = health  # shared with bulk.py's model figures
-        self.buckets = buckets  # today's day buckets, shared with the latency histogram
+        self.facts = facts  # shared with bulk.py's relay calls
 
     def collect(self):
-        """Provider and model figures, probe counts, the passes' facts, the lease."""
+        """Provider states, the last pass's figures and counters, the lease."""
         yield from _providers(self.health)
-        yield _probe_calls(self.buckets)
-        yield from _passes()
+        yield from _passes(self.facts)
 
 
 def exposition() -> bytes:
     """The text exposition (format 0.0.4): the bulk blocks, then a fresh registry's output."""
-    health, buckets = queries.health_rows(), queries.today_buckets()
+    health, buckets, facts = queries.health_rows(), queries.today_buckets(), queries.facts()
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoredCollector(health, buckets))
-    text = bulk.keys() + bulk.models(health) + bulk.probe_latency(buckets)
+    registry.register(StoredCollector(health, facts))
+    text = "".join(
+        (
+            bulk.keys(),
+            bulk.models(health),
+            bulk.probe_latency(buckets),
+            bulk.probe_calls(buckets),
+            bulk.relay_calls(facts, queries.provider_names()),
+        )
+    )
     return text.encode("utf-8") + generate_latest(registry)
 
 
@@ -54,22 +59,7 @@ def _providers(health: list):
     yield up
 
 
-def _probe_calls(buckets: list):
-    calls = defaultdict(float)  # (provider, outcome) -> probes today
-    for name, _model, total, ok, *_ in buckets:
-        calls[(name, "ok")] += ok
-        calls[(name, "failed")] += total - ok
-    return _counter(
-        "relaydash_probe_calls",
-        "Probes since 00:00 UTC (resets daily) by outcome (ok: a useful answer, slow included).",
-        ["provider", "outcome"],
-        ((list(k), v) for k, v in sorted(calls.items())),
-    )
-
-
-def _passes():
-    facts = queries.facts()
-    names = queries.provider_names()
+def _passes(facts: dict):
 
     def one(name: str) -> float:
         return facts.get((name, 0, ""), 0.0)
@@ -97,17 +87,6 @@ def _passes():
         "Due keys a pass left for later: the relay's request budget was full or it said 429.",
         [],
         [([], one("budget_waits"))],
-    )
-    relay_calls = (
-        ([names.get(p, str(p)), outcome], value)
-        for (name, p, outcome), value in sorted(facts.items())
-        if name == "relay_calls"
-    )
-    yield _counter(
-        "relaydash_relay_calls",
-        "Balance polls by provider and outcome (the status the poll stored).",
-        ["provider", "outcome"],
-        relay_calls,
     )
     holder = GaugeMetricFamily(
         "relaydash_scheduler_lease_holder",
