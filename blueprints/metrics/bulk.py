@@ -187,7 +187,7 @@ def relay_calls(facts: dict, names: dict[int, str]) -> str:
     return table(
         "relaydash_relay_calls",
         "counter",
-        "Balance polls by provider and outcome (the status the poll stored).",
+        "Balance polls of the poll passes by provider and outcome (the status each stored).",
         ("provider", "outcome"),
         items,
     )
