@@ -126,8 +126,10 @@ def test_it_refuses_private_apprise_targets_when_not_allowed(ctx, receiver, app)
     assert receiver.requests == []
 
 
-def test_the_send_time_guard_checks_each_connection_not_only_the_saved_host(receiver):
-    # A public-looking name that resolves to a private address at sending time (rebinding).
+def test_the_send_time_guard_checks_each_connection_not_only_the_saved_host(receiver, monkeypatch):
+    # A name that resolved to a public address when checked and to a private one when Apprise
+    # connects (DNS rebinding): the check before sending is skipped to stand for that.
+    monkeypatch.setattr(apprise_send, "check", lambda url, **rules: url)
     url = apprise_url(receiver).replace("127.0.0.1", "localhost")
     event = {"title": "t", "lines": ["l"]}
     assert apprise_send.send(url, event, allow_private=False) == "private_address"
@@ -142,11 +144,34 @@ def test_the_send_time_guard_checks_each_connection_not_only_the_saved_host(rece
     assert socket.getaddrinfo("127.0.0.1", 80)
 
 
-def test_it_keeps_the_apprise_logger_as_it_was(receiver):
-    logger = logging.getLogger("apprise")
-    handlers, level = list(logger.handlers), logger.level
-    apprise_send.send(apprise_url(receiver), {"title": "t", "lines": []}, allow_private=True)
-    assert (logger.handlers, logger.level) == (handlers, level)
+class Recorder(logging.Handler):
+    """What the app's own log handlers (on the root logger) would receive."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_apprise_never_writes_urls_or_tokens_to_the_app_logs(receiver, capfd):
+    root, recorder = logging.getLogger(), Recorder()
+    root.addHandler(recorder)
+    handlers = list(logging.getLogger("apprise").handlers)
+    try:
+        with pytest.raises(apprise_send.Refused):
+            apprise_send.parse("dingtalk://bad-secret-SeCrEt99@tok3n5678/")  # Apprise logs both
+        receiver.script[f"/apprise/{TOKEN}"] = [(500, "")]
+        event = {"title": "t", "lines": ["l"]}
+        error = apprise_send.send(apprise_url(receiver), event, allow_private=True)
+    finally:
+        root.removeHandler(recorder)
+    assert error.startswith("apprise: ") and "500" in error and TOKEN not in error
+    logged = "\n".join(recorder.lines) + "".join(capfd.readouterr())
+    for secret in ("SeCrEt99", "tok3n5678", TOKEN):
+        assert secret not in logged
+    assert logging.getLogger("apprise").handlers == handlers  # the capture was removed
 
 
 @pytest.mark.parametrize(

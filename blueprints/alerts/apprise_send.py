@@ -116,6 +116,9 @@ def send(url: str, event: dict, *, allow_private: bool) -> str | None:
     """Send the event through Apprise; None when it reports success, else a short reason."""
     try:
         plugin = parse(url)
+        # Checked again now (the rules may have changed since saving, and a proxy from the
+        # environment would resolve the name itself); each connection is checked below too.
+        check(url, allow_private=allow_private)
     except Refused as refused:
         return refused.code
     # Our delivery log and retries decide what happens next: no redirects, our timeouts.
@@ -130,6 +133,8 @@ def send(url: str, event: dict, *, allow_private: bool) -> str | None:
                 title=event["title"],
                 body_format=NotifyFormat.TEXT,
             )
+    except Exception:  # noqa: BLE001  a plugin's bug must not stop the delivery queue
+        ok, problems = False, []
     finally:
         _SENDING.reset(token)
     if rule.refused:
@@ -170,16 +175,11 @@ def _captured(secrets: list[str]) -> Iterator[list[str]]:
     """Apprise's warnings from this thread while sending, scrubbed of URLs and tokens."""
     problems: list[str] = []
     handler = _Collect(threading.get_ident(), secrets, problems)
-    logger = logging.getLogger("apprise")
-    before = logger.level
-    logger.addHandler(handler)
-    if logger.getEffectiveLevel() > logging.WARNING:
-        logger.setLevel(logging.WARNING)
+    _LOGGER.addHandler(handler)
     try:
         yield problems
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(before)
+        _LOGGER.removeHandler(handler)
 
 
 class _Collect(logging.Handler):
@@ -220,4 +220,10 @@ def _install() -> None:
 _ORIGINAL_GETADDRINFO = getattr(socket.getaddrinfo, "_original", socket.getaddrinfo)
 _checked_getaddrinfo._original = _ORIGINAL_GETADDRINFO  # type: ignore[attr-defined]
 _ASSET = apprise.AppriseAsset(storage_mode="memory")
+# Apprise logs URLs and tokens (an invalid token's value, debug lines with the full URL): its
+# records never reach the app's logs; only the scrubbed warnings of a send are kept (_captured).
+_LOGGER = logging.getLogger("apprise")
+_LOGGER.propagate = False
+_LOGGER.setLevel(logging.WARNING)
+_LOGGER.addHandler(logging.NullHandler())  # else logging's last resort prints them to stderr
 _install()
