@@ -14,7 +14,7 @@ from database import db, utcnow
 from relay import guard
 from relay.http import make_session
 
-from . import formats, messages, urls
+from . import apprise_send, formats, messages, urls
 from .models import Channel, Delivery
 
 SEND_TIMEOUT = (3.0, 5.0)
@@ -95,6 +95,8 @@ def send(channel: Channel, event: dict, now: datetime) -> str | None:
         urls.check(channel.kind, url, resolve=False)
     except urls.UnsafeURL as refused:
         return refused.code
+    if channel.kind == "apprise":
+        return apprise_send.send(url, event, allow_private=urls.private_allowed())
     out = formats.build(channel.kind, url, secret, event, now.timestamp())
     try:
         with SESSION.post(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from blueprints.shared.vault import encrypted
 from database import db, utcnow
 
-KINDS = ("webhook", "wecom", "dingtalk", "feishu")
+KINDS = ("webhook", "wecom", "dingtalk", "feishu", "apprise")
 
 
 @encrypted("url_ciphertext", "secret_ciphertext")

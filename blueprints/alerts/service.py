@@ -60,6 +60,8 @@ def add_channel(user, form) -> Channel:
         raise ChannelError("bad_name")
     if secret and kind == "wecom":
         raise ChannelError("no_secret")
+    if secret and kind == "apprise":
+        raise ChannelError("apprise_secret")
     if secret and len(secret) > MAX_SECRET:
         raise ChannelError("long_secret")
     try:
@@ -72,7 +74,7 @@ def add_channel(user, form) -> Channel:
         name=name,
         url_ciphertext=vault().encrypt(url),
         secret_ciphertext=vault().encrypt(secret) if secret else None,
-        url_hint=urls.hint(url),
+        url_hint=urls.hint(url, kind),
         enabled=True,
     )
     db.session.add(channel)

@@ -9,6 +9,7 @@ KIND_LABELS = {
     "wecom": _l("WeCom bot"),
     "dingtalk": _l("DingTalk bot"),
     "feishu": _l("Feishu bot"),
+    "apprise": _l("Apprise URL"),
 }
 
 # What each channel type's address and secret look like (shown as the inputs' placeholders).
@@ -26,7 +27,30 @@ PLACEHOLDERS = {
         _l("SEC… (加签)"),
     ),
     "feishu": ("https://open.feishu.cn/open-apis/bot/v2/hook/…", _l("key from 签名校验")),
+    "apprise": (
+        "ntfys://ntfy.sh/your-topic",
+        _l("leave empty: the Apprise URL carries its secrets"),
+    ),
 }
+
+# The Apprise schemes the add form names as examples (SCHEMES in apprise_send has them all).
+APPRISE_EXAMPLES = (
+    "dingtalk://",
+    "wecombot://",
+    "feishu://",
+    "lark://",
+    "tgram://",
+    "mailtos://",
+    "bark://",
+    "pushplus://",
+    "schan://",
+    "ntfys://",
+    "gotifys://",
+    "slack://",
+    "discord://",
+    "matrixs://",
+    "json://",
+)
 
 EVENT_LABELS = {
     "low_balance": _l("Low balance"),
@@ -53,6 +77,16 @@ ERRORS = {
     ),
     "no_secret": _l("WeCom bots have no signing secret. Leave the secret empty."),
     "long_secret": _l("The secret is too long."),
+    "apprise_secret": _l("An Apprise URL carries its own secrets. Leave the secret empty."),
+    "unknown_scheme": _l(
+        "Apprise does not know that kind of URL. Start it with a scheme such as tgram:// or ntfys://."
+    ),
+    "unsupported_scheme": _l(
+        "relaydash sends Apprise notifications only to web services and e-mail. Choose another one."
+    ),
+    "bad_apprise_url": _l(
+        "Apprise cannot read that URL. Compare it with the service's page in the Apprise docs."
+    ),
 }
 
 
@@ -61,6 +95,7 @@ def ui_text() -> dict:
     return {
         "kind_labels": KIND_LABELS,
         "placeholders": PLACEHOLDERS,
+        "apprise_examples": APPRISE_EXAMPLES,
         "event_labels": EVENT_LABELS,
         "state_labels": STATE_LABELS,
         "state_badges": STATE_BADGES,

@@ -9,6 +9,8 @@ from flask import current_app
 from blueprints.shared.errors import Refusal
 from relay import guard
 
+from . import apprise_send
+
 # Each bot kind: its official hosts, the path it posts to, and where the bot's token sits.
 BOTS = {
     "wecom": (("qyapi.weixin.qq.com",), "/cgi-bin/webhook/send", "key"),
@@ -24,6 +26,11 @@ class UnsafeURL(Refusal):
 def check(kind: str, url: str, *, resolve: bool = True) -> str:
     """The cleaned URL, or UnsafeURL. Config ALERTS_ALLOW_* loosens the rules (tests, LANs)."""
     url = (url or "").strip()
+    if kind == "apprise":
+        try:
+            return apprise_send.check(url, allow_private=private_allowed(), resolve=resolve)
+        except apprise_send.Refused as refused:
+            raise UnsafeURL(refused.code) from refused
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -58,8 +65,10 @@ def private_allowed() -> bool:
     return _allowed("PRIVATE")
 
 
-def hint(url: str) -> str:
+def hint(url: str, kind: str = "webhook") -> str:
     """Host and the last 4 characters, enough to recognise a URL without revealing its token."""
+    if kind == "apprise":
+        return apprise_send.hint(url)
     parts = urlsplit(url)
     return f"{(parts.hostname or '')[:60]} …{url[-4:]}"
 
