@@ -142,6 +142,19 @@ def test_a_provider_feed_has_its_own_entries_and_global_notices(app, client, his
     assert client.get(links["alternate"]).status_code == 200  # the link leads to its page
     _r, fake_feed = parse(client, "/status/fake/feed.rss")
     assert fake_feed.bozo == 0 and any("Incident opened" in e.title for e in fake_feed.entries)
+    # The same event has the same id in the provider's feed and in everyone's.
+    everyone = {e.id for e in parse(client, "/status/feed.atom")[1].entries}
+    assert {e.id for e in fake_feed.entries} <= everyone
+
+
+def test_an_unchanged_feed_is_byte_for_byte_the_same(client, history):
+    """A running (not yet ended) notice does not bump `updated` on every request: ETags hold."""
+    from blueprints.status.pages import FEEDS
+
+    first = client.get("/status/feed.atom")
+    FEEDS.clear()
+    second = client.get("/status/feed.atom", headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status_code == 304
 
 
 def test_the_feed_speaks_the_readers_language(client, history):
@@ -164,6 +177,10 @@ def test_cache_headers_etag_and_rate_limit(app, client, history):
     again = client.get("/status/feed.atom", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
     assert "Accept-Language" in response.headers["Vary"]
+    since = client.get(
+        "/status/feed.atom", headers={"If-Modified-Since": response.headers["Last-Modified"]}
+    )
+    assert since.status_code == 304
 
 
 def test_feeds_are_rate_limited_like_the_status_page(tmp_path, fake):

@@ -161,7 +161,8 @@ def _notice_entries(ids, names, *, all_providers: bool) -> list[Entry]:
         scope = name or _("Every provider")
         text = "\n\n".join(part for part in (notice.body, window, scope) if part)
         # An edit is not tracked; ending it early is the one change a reader should see.
-        updated = max(notice.created_at, min(notice.ends_at or notice.created_at, _now()))
+        ended = notice.ends_at is not None and notice.ends_at <= _now()
+        updated = max(notice.created_at, notice.ends_at) if ended else notice.created_at
         link = url_for("status.provider", name=name, _external=True) if name else page
         out.append(Entry(f"notice-{notice.id}", title, text, notice.created_at, updated, link))
     return out
@@ -182,10 +183,13 @@ def render(kind: str, entries_: list[Entry], *, title: str, page: str, self_url:
     feed.language("zh-CN" if get_locale().language == "zh" else "en")  # as <html lang>
     feed.generator("relaydash")
     feed.updated(entries_[0].updated if entries_ else _now().replace(second=0, microsecond=0))
+    # One id per event in every feed (all providers' and its provider's): a reader of both
+    # sees it once.
+    base = url_for("status.index", _external=True)
     for entry in reversed(entries_):  # feedgen prepends: the newest ends up first
         item = feed.add_entry()
-        item.id(f"{page}#{entry.key}")
-        item.guid(f"{page}#{entry.key}", permalink=False)
+        item.id(f"{base}#{entry.key}")
+        item.guid(f"{base}#{entry.key}", permalink=False)
         item.title(_clean(entry.title))
         item.content(_clean(entry.text), type="text")
         item.link(href=entry.link, rel="alternate")

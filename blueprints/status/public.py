@@ -38,8 +38,8 @@ def feed(kind: str, name: str | None):
         seconds = int(current_app.config.get("STATUS_FEED_SECONDS", 60))
         lang = request.args.get("lang")
         cache_key = f"feed:{kind}:{name}:{get_locale()}:{lang}:{request.host_url}"
-        body = FEEDS.get(cache_key)
-        if body is None:
+        kept = FEEDS.get(cache_key)
+        if kept is None:
             words = labels()
             items = feeds.entries(shown, _state_texts(), words["cause"])
             if name is None:
@@ -48,8 +48,11 @@ def feed(kind: str, name: str | None):
                 title = _("%(name)s status", name=name)
                 page = url_for("status.provider", name=name, _external=True)
             body = feeds.render(kind, items, title=title, page=page, self_url=_self_url(lang))
-            FEEDS.set(cache_key, body, seconds)
+            kept = (body, items[0].updated if items else None)
+            FEEDS.set(cache_key, kept, seconds)
+    body, updated = kept
     response = make_response(body)
+    response.last_modified = updated
     response.mimetype = KINDS[kind]
     response.vary.add("Accept-Language")
     response.vary.add("Cookie")  # the language cookie picks the words too
