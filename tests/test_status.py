@@ -307,6 +307,23 @@ def test_badges_render_status_and_uptime(app, client, fake):
     assert client.get("/status/fake/badge.svg?metric=bogus").status_code == 400
 
 
+def test_the_models_badge_counts_probe_models_up(app, client, fake):
+    fake.script("m-1", content=["a", "b"])
+    pid = watch(app, fake, models=["m-1", "m-2"])
+    passes(app, datetime.now(UTC), 1)
+    with app.app_context():
+        up = {h.model for h in db.session.scalars(select(Health)) if h.state == "up" and h.model}
+    text = client.get("/status/fake/badge.svg?metric=models").get_data(as_text=True)
+    assert f"fake: {len(up)}/2 models up" in text and up  # a model not up yet is not counted
+    assert client.get("/status/fake/badge.svg?metric=models&window=1y").status_code == 400
+    with app.app_context():
+        configure(db.session.get(Provider, pid), models=[])
+    from blueprints.status.pages import FEEDS
+
+    FEEDS.clear()
+    assert "no models" in client.get("/status/fake/badge.svg?metric=models").get_data(as_text=True)
+
+
 def test_the_provider_page_draws_its_charts(app, client, fake):
     watch(app, fake, key=False)
     passes(app, datetime.now(UTC) - timedelta(minutes=5), 3)

@@ -15,8 +15,11 @@ CSP = (
     # Plotly (later charts) needs inline styles; no page here injects style from user input.
     "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
     "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-    "frame-ancestors 'none'"
+    "frame-ancestors {ancestors}"
 )
+# Endpoints made to be framed by other sites (the status widget: no script, no session, no
+# form). Every other page keeps frame-ancestors 'none' and X-Frame-Options: DENY.
+FRAMEABLE = frozenset({"status.widget"})
 
 
 @bp.before_app_request
@@ -44,12 +47,17 @@ def nonce_in_templates() -> dict:
 
 @bp.after_app_request
 def security_headers(response):
-    """CSP, no sniffing, no referrer (a lookup page must not leak anything), no framing."""
+    """CSP, no sniffing, no referrer (a lookup page must not leak anything), no framing (but
+    for FRAMEABLE endpoints)."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP.format(nonce=g.get("csp_nonce", "")))
+    framed = request.endpoint in FRAMEABLE and response.status_code < 400
+    ancestors = "*" if framed else "'none'"
+    csp = CSP.format(nonce=g.get("csp_nonce", ""), ancestors=ancestors)
+    headers.setdefault("Content-Security-Policy", csp)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("X-Frame-Options", "DENY")
+    if not framed:
+        headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if request.is_secure:

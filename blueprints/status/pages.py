@@ -98,10 +98,10 @@ def feed():
 
 
 def badge_svg(name: str):
-    """/status/<provider>/badge.svg?metric=status|uptime&window=24h|7d|30d|90d."""
+    """/status/<provider>/badge.svg?metric=status|uptime|models&window=24h|7d|30d|90d."""
     metric = request.args.get("metric", "status")
     window = request.args.get("window", "24h")
-    if metric not in ("status", "uptime") or window not in RANGES:
+    if metric not in ("status", "uptime", "models") or window not in RANGES:
         abort(400)
     seconds = int(current_app.config["STATUS_CACHE_SECONDS"])
     cache_key = f"badge:{name}:{metric}:{window}:{_('uptime')}"
@@ -163,12 +163,31 @@ def _badge(card: board.Card, metric: str, window: str) -> str:
     name = card.provider.name
     if metric == "status":
         return badge(name, _state_text(card.state), card.state)
+    if metric == "models":
+        up, total = models_up(card)
+        color = "green" if up == total else "red" if not up else "yellow"
+        color = color if total else "unknown"
+        return badge(name, models_text(card) or _("no models"), color)
     value = card.uptime.get(window)
     if value is None:
         return badge(f"{name} {_('uptime')} {window}", _("no data"), "unknown")
     color = "green" if value >= 0.999 else "yellow" if value >= 0.95 else "red"
     text = uptime_text(value, card.coverage.get(window), window)
     return badge(f"{name} {_('uptime')} {window}", text, color)
+
+
+def models_up(card: board.Card) -> tuple[int, int]:
+    """(models up, models probed) of a card: a model not probed yet counts as not up."""
+    up = sum(1 for m in card.models if m.state == "up")
+    return up, len(card.monitor.models)
+
+
+def models_text(card: board.Card) -> str | None:
+    """'3/4 models up', or None when the provider has no probe models."""
+    up, total = models_up(card)
+    if not total:
+        return None
+    return ngettext("%(up)d/%(num)d model up", "%(up)d/%(num)d models up", total, up=up)
 
 
 def uptime_text(value: float | None, covered: float | None, window: str) -> str | None:

@@ -1,4 +1,4 @@
-"""Status URLs: the public page, one provider's page, /status.json and SVG badges.
+"""Status URLs: the public page, one provider's page, /status.json, feeds, badges, the widget.
 
 The admin form of a provider's monitor is admin's (blueprints/admin/monitor.py).
 """
@@ -9,7 +9,7 @@ from flask import Blueprint, current_app
 
 from extensions import limiter
 
-from . import pages
+from . import pages, public
 
 bp = Blueprint("status", __name__)
 
@@ -32,6 +32,13 @@ def feed():
     return pages.feed()
 
 
+@bp.get("/status/feed.<any(atom, rss):kind>")
+@limiter.limit(_limit)
+def feed_all(kind: str):
+    """Atom or RSS of incidents, incident notes and notices of every public provider."""
+    return public.feed(kind, None)
+
+
 @bp.get("/status/<name>")
 @limiter.limit(_limit)
 def provider(name: str):
@@ -42,5 +49,19 @@ def provider(name: str):
 @bp.get("/status/<name>/badge.svg")
 @limiter.limit(_limit)
 def badge(name: str):
-    """An SVG badge: ?metric=status|uptime&window=24h|7d|30d|90d."""
+    """An SVG badge: ?metric=status|uptime|models&window=24h|7d|30d|90d."""
     return pages.badge_svg(name)
+
+
+@bp.get("/status/<name>/feed.<any(atom, rss):kind>")
+@limiter.limit(_limit)
+def feed_provider(name: str, kind: str):
+    """One public provider's feed (notices for every provider included)."""
+    return public.feed(kind, name)
+
+
+@bp.get("/status/<name>/widget")
+@limiter.limit(_limit)
+def widget(name: str):
+    """A small card for an <iframe> on other sites (core/security lets this route be framed)."""
+    return public.widget(name)
