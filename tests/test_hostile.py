@@ -52,6 +52,7 @@ SEEDED = {
     "incident_id": "1",
     "run_id": "none",
     "token": "none",
+    "kind": "atom",  # the status feeds: /status/feed.<kind>
     "name": "fake",
     "filename": "css/app.css",
 }
