@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hmac
 
 from flask import Blueprint, Response, abort, current_app, request
@@ -28,7 +29,20 @@ def metrics():
             {"WWW-Authenticate": 'Bearer realm="relaydash metrics"'},
             content_type="text/plain; charset=utf-8",
         )
-    return Response(exposition(), content_type=CONTENT_TYPE_LATEST)
+    return Response(_without_gc_pauses(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _without_gc_pauses() -> str:
+    """The exposition with the cyclic collector paused: a scrape allocates ~10^5 short-lived
+    rows and strings (freed by reference counting), enough to trigger a full collection of the
+    whole heap in one scrape of ten: +70 ms at p90 for 5,000 keys (bench/metrics.py)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        return exposition()
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def authorized(header: str, token: str) -> bool:
