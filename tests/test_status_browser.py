@@ -191,4 +191,10 @@ def test_the_provider_page_draws_its_charts_under_the_csp(
     for name in ("latency", "uptime"):
         expect(page.locator(f"[data-testid=chart-{name}] svg.main-svg").first).to_be_visible()
     assert "range=7d" in page.url
+    # In Chinese: Plotly's zh-CN locale and our day ticks ("12月7日", not Plotly's "十二 7").
+    page.context.add_cookies([{"name": "lang", "value": "zh_CN", "url": live_server}])
+    page.goto(f"{live_server}/status/{watched}")
+    ticks = page.locator("[data-testid=chart-uptime] .xtick text")
+    expect(ticks.first).to_have_text(re.compile(r"^\d{1,2}月\d{1,2}日$"))
+    assert not any("十二" in t or "十一" in t for t in ticks.all_text_contents())
     assert problems == []

@@ -14,6 +14,23 @@
   // Chinese pages load the vendored zh-CN locale (dates, modebar); others stay English.
   var LOCALE = /^zh/i.test(document.documentElement.lang || "") ? "zh-CN" : null;
   var DAY = 86400000;
+  // Plotly's zh-CN short months read "十二 7, 2026": Chinese date axes without a format of
+  // their own get "12月7日" and "%H:%M / 12月7日" instead (usage and status alike).
+  var ZH_TICKS = [
+    { dtickrange: [null, DAY / 2], value: "%H:%M\n%-m月%-d日" },
+    { dtickrange: [DAY / 2 + 1, "M1"], value: "%-m月%-d日" },
+    { dtickrange: ["M1", "M12"], value: "%Y年%-m月" },
+    { dtickrange: ["M12", null], value: "%Y年" }
+  ];
+  function chineseDates(layout) {
+    if (!LOCALE) return layout;
+    Object.keys(layout).forEach(function (name) {
+      var axis = layout[name];
+      if (!/^xaxis\d*$/.test(name) || !axis || axis.type !== "date") return;
+      if (!axis.tickformat && !axis.tickformatstops) axis.tickformatstops = ZH_TICKS;
+    });
+    return layout;
+  }
   var dark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
   var lazy = "IntersectionObserver" in window
     ? new IntersectionObserver(function (entries) {
@@ -146,7 +163,7 @@
     if (LOCALE) config.locale = LOCALE;
     var shown = sensible(fig.data || [], layout);
     el.dataset.drawn = "1";
-    window.Plotly.react(el, shown.data, themed(shown.layout), config);
+    window.Plotly.react(el, shown.data, chineseDates(themed(shown.layout)), config);
   }
 
   function drawAll(root) {
