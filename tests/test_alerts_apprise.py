@@ -15,44 +15,25 @@ from sqlalchemy import func, select
 from blueprints.alerts import apprise_send, deliver, service
 from blueprints.alerts.models import Channel, Delivery
 from blueprints.auth.service import create_user
-from blueprints.providers.service import add_provider
 from blueprints.shared.vault import vault
 from database import db, utcnow
 from tests.conftest import make_app
-from tests.test_alerts import KEY, OPEN, PASSWORD, Receiver, login, make_channel, make_key, poll
+from tests.test_alerts import (  # noqa: F401  (app, ctx, receiver: the alerts tests' fixtures)
+    KEY,
+    OPEN,
+    PASSWORD,
+    Receiver,
+    app,
+    ctx,
+    login,
+    make_channel,
+    make_key,
+    poll,
+    receiver,
+)
 
 TOKEN = "tOkEn4a5b6c7d8e9"
 MAIL = "mailtos://{host}?user=u&pass=p&from=a@example.com&to=b@example.com"
-
-
-@pytest.fixture
-def receiver():
-    """A started local HTTP endpoint (the alerts tests' fake bot server)."""
-    server = Receiver()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
-
-
-@pytest.fixture
-def app(tmp_path):
-    """The app with local receivers allowed (http, any host, private addresses)."""
-    app = make_app(tmp_path, **OPEN)
-    with app.app_context():
-        add_provider("fake", "http://127.0.0.1:9/v1")
-        create_user("alice", PASSWORD)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.fixture
-def ctx(app):
-    """An app context for direct model work."""
-    with app.app_context():
-        yield
 
 
 def apprise_url(receiver, scheme: str = "json", path: str = f"/apprise/{TOKEN}") -> str:
