@@ -16,7 +16,7 @@ KIND_LABELS = {
 PLACEHOLDERS = {
     "webhook": (
         "https://example.com/hooks/relaydash",
-        _l("HMAC key (X-Relaydash-Signature)"),
+        _l("HMAC key (signs the body)"),
     ),
     "wecom": (
         "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…",
