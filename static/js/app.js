@@ -22,37 +22,37 @@
     return field ? field.value : "";
   }
 
+  // Copy: data-copy is a selector, looked up inside the button's [data-copy-scope] when it has
+  // one (a snippet shown in several places), else in the page. The Clipboard API in a secure
+  // context, else a selected throw-away textarea; "copied" is said only when it worked.
   function copyText(button) {
-    var source = document.querySelector(button.dataset.copy);
+    var scope = button.closest("[data-copy-scope]") || document;
+    var source = scope.querySelector(button.dataset.copy);
     if (!source) return;
     var text = source.value || source.textContent;
     var done = function () {
-      var before = button.textContent;
+      if (!button.dataset.label) button.dataset.label = button.textContent;
       button.textContent = button.dataset.copied || "✓";
-      setTimeout(function () { button.textContent = before; }, 1500);
+      clearTimeout(button.copyTimer);
+      button.copyTimer = setTimeout(function () { button.textContent = button.dataset.label; }, 1500);
     };
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done, function () { legacyCopy(source); done(); });
-    } else {
-      legacyCopy(source);
+      navigator.clipboard.writeText(text).then(done, function () { if (legacyCopy(text)) done(); });
+    } else if (legacyCopy(text)) {
       done();
     }
   }
-  function legacyCopy(source) {
-    source.classList.remove("visually-hidden");
-    source.select();
-    try { document.execCommand("copy"); } catch (e) { /* nothing else to try */ }
-    source.classList.add("visually-hidden");
-  }
-
-  // A download must be a native POST (the key never goes into a URL), not an htmx swap.
-  function download(button) {
-    var form = document.querySelector(button.dataset.form);
-    if (!form) return;
-    var action = form.getAttribute("action");
-    form.setAttribute("action", button.dataset.download);
-    form.submit();
-    form.setAttribute("action", action);
+  function legacyCopy(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "visually-hidden";
+    document.body.appendChild(area);
+    area.select();
+    var copied = false;
+    try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+    area.remove();
+    return copied;
   }
 
   document.addEventListener("click", function (event) {

@@ -84,37 +84,6 @@
     if (input) { input.value = button.dataset.model; input.focus(); }
   }
 
-  // Copy: the Clipboard API where the page is a secure context, else a selected textarea.
-  function copy(button) {
-    var source = button.dataset.copyFrom ? document.getElementById(button.dataset.copyFrom)
-      : $("[data-copy-source]", button.closest("[data-copy-scope]"));
-    if (!source) return;
-    var text = source.textContent;
-    var done = function () {
-      if (!button.dataset.label) button.dataset.label = button.textContent;
-      button.textContent = "✓ " + button.dataset.copied;
-      clearTimeout(button.copyTimer);
-      button.copyTimer = setTimeout(function () { button.textContent = button.dataset.label; }, 1500);
-    };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done, function () { if (legacyCopy(text)) done(); });
-    } else if (legacyCopy(text)) {
-      done();
-    }
-  }
-  function legacyCopy(text) {
-    var area = document.createElement("textarea");
-    area.value = text;
-    area.setAttribute("readonly", "");
-    area.className = "visually-hidden";
-    document.body.appendChild(area);
-    area.select();
-    var copied = false;
-    try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
-    area.remove();
-    return copied;
-  }
-
   // View code opens in a drawer over the settings; the run beside it keeps its output.
   function drawer() { return document.getElementById("pg-code"); }
   function closeCode() {
@@ -174,7 +143,6 @@
     if (action === "preset") applyPreset(target);
     if (action === "keep-answer") keepAnswer(target);
     if (action === "use-model") useModel(target);
-    if (action === "copy") copy(target);
     if (action === "close-code") closeCode();
   });
 
